@@ -1,0 +1,23 @@
+# Thin wrappers: the scripts and the `kesah` command do the work.
+.PHONY: up test test-fast bench bench-smoke lock
+
+up:
+	@scripts/bootstrap
+	@scripts/ensure-services run
+	.venv/bin/kesah up
+
+test:
+	@scripts/bootstrap
+	@scripts/ensure-services test
+	.venv/bin/pytest
+
+# Unit and contract tests only: seconds, no processes.
+test-fast:
+	@scripts/bootstrap
+	.venv/bin/pytest tests/unit tests/contract
+
+# Regenerate requirements.lock from what pyproject.toml asks for.
+lock:
+	rm -rf /tmp/kesah-lock && python3 -m venv /tmp/kesah-lock
+	/tmp/kesah-lock/bin/pip install --quiet '.[test]'
+	/tmp/kesah-lock/bin/pip freeze --exclude kesah-etam > requirements.lock

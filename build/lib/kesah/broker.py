@@ -1,0 +1,102 @@
+"""RabbitMQ topology: exchanges, inboxes, dead letters and the stream archive.
+
+Every process that talks to the broker declares the whole topology when it
+connects (idempotent), so no event is ever published before the queues that
+must hold it exist: an event sent to an exchange with no queue is dropped.
+
+- ``<owner>.events``: a topic exchange per owning service, the name nameko
+  gives it; the routing key is the event type.
+- ``<consumer>.inbox``: one durable quorum queue per consuming service, bound
+  to every event it needs. A message is redelivered when its handler fails,
+  up to a delivery limit; then the broker dead-letters it.
+- ``kesah.dead-letter``: a direct exchange; ``<consumer>.dead-letter`` holds
+  what that consumer rejected, with the reason in the headers.
+- ``kesah.archive``: a durable stream bound to every events exchange: the
+  broker-side copy of every event, readable from the first offset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+OWNERS = ("intake", "routing", "responses")
+DEAD_LETTER_EXCHANGE = "kesah.dead-letter"
+ARCHIVE_QUEUE = "kesah.archive"
+
+# consumer -> [(source service, routing key)]
+SUBSCRIPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "routing": (("intake", "ComplaintSubmitted"),),
+    "responses": (("routing", "ComplaintRouted"),),
+    "publicview": tuple((owner, "#") for owner in OWNERS),
+}
+
+
+def events_exchange(source: str) -> str:
+    return f"{source}.events"
+
+
+def inbox_queue(consumer: str) -> str:
+    return f"{consumer}.inbox"
+
+
+def dead_letter_queue(consumer: str) -> str:
+    return f"{consumer}.dead-letter"
+
+
+def inbox_arguments(consumer: str, delivery_limit: int) -> dict[str, Any]:
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": consumer,
+    }
+
+
+DEAD_LETTER_ARGUMENTS = {"x-queue-type": "quorum"}
+ARCHIVE_ARGUMENTS = {"x-queue-type": "stream"}
+
+
+def declare_topology(channel: Any, delivery_limit: int) -> None:
+    """Declare everything over a pika channel. Safe to call again and again."""
+    for owner in OWNERS:
+        channel.exchange_declare(events_exchange(owner), exchange_type="topic", durable=True)
+    channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
+    for consumer, subscriptions in SUBSCRIPTIONS.items():
+        queue = inbox_queue(consumer)
+        channel.queue_declare(queue, durable=True, arguments=inbox_arguments(consumer, delivery_limit))
+        for source, routing_key in subscriptions:
+            channel.queue_bind(queue, events_exchange(source), routing_key)
+        dead = dead_letter_queue(consumer)
+        channel.queue_declare(dead, durable=True, arguments=DEAD_LETTER_ARGUMENTS)
+        channel.queue_bind(dead, DEAD_LETTER_EXCHANGE, consumer)
+    channel.queue_declare(ARCHIVE_QUEUE, durable=True, arguments=ARCHIVE_ARGUMENTS)
+    for owner in OWNERS:
+        channel.queue_bind(ARCHIVE_QUEUE, events_exchange(owner), "#")
+
+
+def kombu_inbox(consumer: str, delivery_limit: int):  # type: ignore[no-untyped-def]
+    """The same inbox as a kombu Queue, for nameko's consumer."""
+    from kombu import Exchange, Queue, binding
+
+    bindings = [
+        binding(Exchange(events_exchange(source), type="topic", durable=True), routing_key=key)
+        for source, key in SUBSCRIPTIONS[consumer]
+    ]
+    return Queue(
+        inbox_queue(consumer),
+        bindings=bindings,
+        durable=True,
+        queue_arguments=inbox_arguments(consumer, delivery_limit),
+    )
+
+
+def connect(amqp_uri: str, *, name: str, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+    """A pika blocking connection with the project's settings."""
+    import pika
+
+    params = pika.URLParameters(amqp_uri)
+    params.socket_timeout = timeout
+    params.blocked_connection_timeout = 30
+    params.heartbeat = 30
+    params.client_properties = {"connection_name": name}
+    return pika.BlockingConnection(params)

@@ -1,0 +1,125 @@
+"""The one place that reads configuration.
+
+Everything comes from environment variables with embedded defaults, so a
+local install needs no configuration at all and a Kubernetes pod sets only
+what differs. Every variable the project reads is listed in ``VARIABLES``;
+the deployment consistency test checks manifests against that list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+OWNERS = ("intake", "routing", "responses")
+SERVICES = OWNERS + ("publicview",)
+
+# name -> (default, meaning). Defaults that depend on others are None here
+# and derived in ``load``.
+VARIABLES: dict[str, tuple[str | None, str]] = {
+    "KESAH_DATA_DIR": ("var", "directory for SQLite files, keys and local state"),
+    "KESAH_AMQP_URI": ("amqp://guest:guest@127.0.0.1:5672/%2F", "RabbitMQ URL"),
+    "KESAH_INTAKE_DB_URL": (None, "intake's database (default: SQLite file in the data dir)"),
+    "KESAH_ROUTING_DB_URL": (None, "routing's database"),
+    "KESAH_RESPONSES_DB_URL": (None, "responses' database"),
+    "KESAH_PUBLICVIEW_DB_URL": (None, "publicview's database"),
+    "KESAH_KEYS_DIR": (None, "directory of signing keys (default: <data dir>/keys)"),
+    "KESAH_INTAKE_SIGNING_KEY": (None, "intake's Ed25519 private key, base64 (overrides the keys dir)"),
+    "KESAH_ROUTING_SIGNING_KEY": (None, "routing's Ed25519 private key, base64"),
+    "KESAH_RESPONSES_SIGNING_KEY": (None, "responses' Ed25519 private key, base64"),
+    "KESAH_CONTACT_KEY": (None, "key-encryption key for reporters' contact data, base64 (default: a file in the keys dir)"),
+    "KESAH_HTTP_HOST": ("127.0.0.1", "address the HTTP faces listen on"),
+    "KESAH_HTTP_PORT": ("8000", "port the HTTP faces listen on"),
+    "KESAH_RELAY_BATCH": ("500", "events the outbox relay publishes per confirm round"),
+    "KESAH_RELAY_IDLE_SECONDS": ("0.05", "how long the relay sleeps when the outbox is empty"),
+    "KESAH_MAX_WORKERS": ("10", "concurrent handlers per nameko service"),
+    "KESAH_DELIVERY_LIMIT": ("5", "deliveries of one message before it is dead-lettered"),
+    "KESAH_LOG_LEVEL": ("INFO", "log level"),
+}
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or value == "":
+        return VARIABLES[name][0]
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    amqp_uri: str
+    database_urls: dict[str, str]
+    keys_dir: Path
+    signing_keys: dict[str, str] = field(default_factory=dict)
+    contact_key: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    relay_batch: int = 500
+    relay_idle_seconds: float = 0.05
+    max_workers: int = 10
+    delivery_limit: int = 5
+    log_level: str = "INFO"
+
+    def database_url(self, service: str) -> str:
+        return self.database_urls[service]
+
+    def nameko_config(self) -> dict:
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "max_workers": self.max_workers,
+            "serializer": "json",
+            "DELIVERY_LIMIT": self.delivery_limit,
+        }
+
+
+class ConfigError(ValueError):
+    """A configuration value is unusable; the message says which and why."""
+
+
+def _int(env: Mapping[str, str], name: str) -> int:
+    raw = _env(env, name)
+    try:
+        return int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str) -> float:
+    raw = _env(env, name)
+    try:
+        return float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data_dir = Path(_env(env, "KESAH_DATA_DIR") or "var").resolve()
+    urls = {}
+    for service in SERVICES:
+        name = f"KESAH_{service.upper()}_DB_URL"
+        urls[service] = _env(env, name) or f"sqlite:///{data_dir / (service + '.db')}"
+    keys_dir = Path(_env(env, "KESAH_KEYS_DIR") or data_dir / "keys")
+    signing_keys = {}
+    for service in OWNERS:
+        value = _env(env, f"KESAH_{service.upper()}_SIGNING_KEY")
+        if value:
+            signing_keys[service] = value
+    return Settings(
+        data_dir=data_dir,
+        amqp_uri=_env(env, "KESAH_AMQP_URI") or "",
+        database_urls=urls,
+        keys_dir=keys_dir,
+        signing_keys=signing_keys,
+        contact_key=_env(env, "KESAH_CONTACT_KEY"),
+        http_host=_env(env, "KESAH_HTTP_HOST") or "127.0.0.1",
+        http_port=_int(env, "KESAH_HTTP_PORT"),
+        relay_batch=_int(env, "KESAH_RELAY_BATCH"),
+        relay_idle_seconds=_float(env, "KESAH_RELAY_IDLE_SECONDS"),
+        max_workers=_int(env, "KESAH_MAX_WORKERS"),
+        delivery_limit=_int(env, "KESAH_DELIVERY_LIMIT"),
+        log_level=(_env(env, "KESAH_LOG_LEVEL") or "INFO").upper(),
+    )

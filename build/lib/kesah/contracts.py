@@ -1,0 +1,244 @@
+"""Event contracts: the facts services tell each other.
+
+Each event type has a marshmallow schema per version. Payloads are validated
+on write (before they are hashed and signed) and on read (before a consumer
+acts on them). Old versions are upcast on read, never rewritten in the log:
+the hash covers the payload as it was written.
+
+The envelope (``RecordedEvent``) is what the event store keeps and what
+travels on the bus: ids, type and version live in the body, never only in
+AMQP headers, because a RabbitMQ stream drops headers that hold lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from . import signing
+
+UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+TRACKING_CODE_RE = r"^[A-Z0-9]{4}-[A-Z0-9]{4}$"
+
+KINDS = ("informasi", "keluhan", "pertanyaan", "kritik", "saran")
+VISIBILITIES = ("public", "anonymous", "confidential")
+RESPONSE_STATUSES = ("diproses", "dijawab")
+
+
+def _uuid() -> fields.String:
+    return fields.String(required=True, validate=validate.Regexp(UUID_RE))
+
+
+def _tracking_code() -> fields.String:
+    return fields.String(required=True, validate=validate.Regexp(TRACKING_CODE_RE))
+
+
+class ComplaintSubmittedV1(Schema):
+    """A citizen's submission as accepted by intake. No contact data, ever."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+    body = fields.String(required=True, validate=validate.Length(1, 5000))
+    kelurahan = fields.String(required=True, validate=validate.Length(1, 100))
+    kecamatan = fields.String(required=True, validate=validate.Length(1, 100))
+    address = fields.String(required=True, validate=validate.Length(0, 300))
+    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
+    channel = fields.String(required=True, validate=validate.Length(1, 40))
+
+
+class ComplaintRoutedV1(Schema):
+    """Routing chose the agency that must answer, and by when."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    agency_id = fields.String(required=True, validate=validate.Length(1, 40))
+    agency_name = fields.String(required=True, validate=validate.Length(1, 200))
+    due_date = fields.Date(required=True)
+    matched_keywords = fields.List(fields.String(), required=True)
+    reason = fields.String(required=True, validate=validate.Length(1, 300))
+
+
+class ResponsePostedV1(Schema):
+    """An agency answered a complaint publicly."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    response_id = _uuid()
+    agency_id = fields.String(required=True, validate=validate.Length(1, 40))
+    agency_name = fields.String(required=True, validate=validate.Length(1, 200))
+    body = fields.String(required=True, validate=validate.Length(1, 5000))
+    status = fields.String(required=True, validate=validate.OneOf(RESPONSE_STATUSES))
+
+
+@dataclass(frozen=True)
+class Contract:
+    type: str
+    version: int
+    source: str  # the owning service: only its key may sign this type
+    schema: type[Schema]
+
+
+CONTRACTS: dict[tuple[str, int], Contract] = {
+    (c.type, c.version): c
+    for c in (
+        Contract("ComplaintSubmitted", 1, "intake", ComplaintSubmittedV1),
+        Contract("ComplaintRouted", 1, "routing", ComplaintRoutedV1),
+        Contract("ResponsePosted", 1, "responses", ResponsePostedV1),
+    )
+}
+LATEST: dict[str, int] = {}
+for _type, _version in CONTRACTS:
+    LATEST[_type] = max(LATEST.get(_type, 0), _version)
+
+# (type, from_version) -> function giving the payload of from_version + 1
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+_SCHEMAS: dict[tuple[str, int], Schema] = {key: c.schema() for key, c in CONTRACTS.items()}
+
+
+class ContractError(ValueError):
+    """An event does not satisfy its contract; the message says how."""
+
+
+def contract_for(event_type: str, version: int) -> Contract:
+    try:
+        return CONTRACTS[(event_type, version)]
+    except KeyError:
+        raise ContractError(f"unknown event type {event_type} v{version}") from None
+
+
+def validate_payload(event_type: str, version: int, payload: dict[str, Any]) -> None:
+    contract_for(event_type, version)
+    errors = _SCHEMAS[(event_type, version)].validate(payload)
+    if errors:
+        raise ContractError(f"{event_type} v{version} payload invalid: {errors}")
+
+
+def upcast(event_type: str, version: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Bring a payload to the latest version of its type."""
+    while version < LATEST.get(event_type, version):
+        payload = UPCASTERS[(event_type, version)](payload)
+        version += 1
+    return version, payload
+
+
+def utc_now() -> str:
+    """Timestamps are ISO 8601 UTC strings with microseconds: they sort as text."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended; the store gives it position, hash, signature."""
+
+    type: str
+    stream_id: str
+    payload: dict[str, Any]
+    event_id: str
+    occurred_at: str
+    correlation_id: str
+    causation_id: str | None = None
+    version: int = 0  # 0: the latest version of the type
+
+    def resolved_version(self) -> int:
+        return self.version or LATEST[self.type]
+
+
+HASHED_FIELDS = (
+    "position", "event_id", "source", "type", "version", "stream_id", "stream_version",
+    "occurred_at", "causation_id", "correlation_id", "payload", "prev_hash",
+)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored and as published: every field is in the body."""
+
+    position: int
+    event_id: str
+    source: str
+    type: str
+    version: int
+    stream_id: str
+    stream_version: int
+    occurred_at: str
+    causation_id: str | None
+    correlation_id: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+    key_id: str
+    signature: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def hashed_body(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in HASHED_FIELDS}
+
+    def computed_hash(self) -> str:
+        return signing.chain_hash(self.prev_hash, self.hashed_body())
+
+    def to_message(self) -> dict[str, Any]:
+        body = asdict(self)
+        body.pop("extra")
+        return body
+
+    @classmethod
+    def from_message(cls, body: Any) -> "RecordedEvent":
+        errors = _ENVELOPE.validate(body) if isinstance(body, dict) else {"_schema": ["not an object"]}
+        if errors:
+            raise ContractError(f"envelope invalid: {errors}")
+        return cls(**{name: body[name] for name in _ENVELOPE.fields})
+
+    def upcast_payload(self) -> tuple[int, dict[str, Any]]:
+        return upcast(self.type, self.version, self.payload)
+
+
+class EnvelopeSchema(Schema):
+    position = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    event_id = _uuid()
+    source = fields.String(required=True, validate=validate.Length(1, 40))
+    type = fields.String(required=True, validate=validate.Length(1, 80))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    stream_id = fields.String(required=True, validate=validate.Length(1, 200))
+    stream_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    occurred_at = fields.String(required=True, validate=validate.Length(20, 40))
+    causation_id = fields.String(required=True, allow_none=True)
+    correlation_id = fields.String(required=True, validate=validate.Length(1, 200))
+    payload = fields.Dict(required=True)
+    prev_hash = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    hash = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    key_id = fields.String(required=True, validate=validate.Length(1, 64))
+    signature = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+_ENVELOPE = EnvelopeSchema()
+
+
+def check_event(event: RecordedEvent, keyring: signing.Keyring | None) -> None:
+    """Everything a receiver can check of one event on its own.
+
+    Raises ContractError with the reason: wrong owner, schema, hash or
+    signature. The chain across events is checked by whoever holds them all.
+    """
+    contract = contract_for(event.type, event.version)
+    if contract.source != event.source:
+        raise ContractError(f"{event.type} must come from {contract.source}, not {event.source}")
+    validate_payload(event.type, event.version, event.payload)
+    if event.computed_hash() != event.hash:
+        raise ContractError("hash does not match the event's content")
+    if keyring is not None:
+        problem = keyring.verify(event.source, event.key_id, event.hash, event.signature)
+        if problem:
+            raise ContractError(problem)
+
+
+__all__ = [
+    "CONTRACTS", "Contract", "ContractError", "KINDS", "LATEST", "NewEvent", "RecordedEvent",
+    "RESPONSE_STATUSES", "VISIBILITIES", "ValidationError", "check_event", "contract_for",
+    "upcast", "utc_now", "validate_payload",
+]

@@ -1,0 +1,116 @@
+"""Engines and transactions for SQLite (the embedded default) and PostgreSQL.
+
+Writers take the store's write lock at the start of the transaction (SQLite
+``BEGIN IMMEDIATE``; PostgreSQL takes a table lock in the event store), so
+positions are assigned by one writer at a time and commit in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+_WRITE = "kesah_write"
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return url.get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, durable: bool = True) -> Engine:
+    """An engine with the project's settings for its backend.
+
+    ``durable=False`` relaxes SQLite's fsync for disposable data (projections).
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, pool_size=8, max_overflow=8)
+        synchronous = "FULL" if durable else "NORMAL"
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy's "begin" event decide how a transaction begins.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # A writer takes the database's write lock up front: no deadlock
+            # upgrading a read lock, and positions are assigned in commit order.
+            if conn.get_execution_options().get(_WRITE):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg2")
+        return sa.create_engine(parsed, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}: use sqlite:/// or postgresql://")
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: holds the write lock on SQLite from its start."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        with conn.begin():
+            yield conn
+
+
+def make_green() -> None:
+    """Let psycopg2 yield to eventlet while it waits on the server.
+
+    Called by nameko service processes, which run on eventlet; without it a
+    slow query blocks every other green thread.
+    """
+    try:
+        import psycopg2
+        from psycopg2 import extensions
+    except ImportError:  # pragma: no cover - psycopg2 is a dependency
+        return
+    from eventlet.hubs import trampoline
+
+    def wait_callback(conn, timeout=None):  # type: ignore[no-untyped-def]
+        while True:
+            state = conn.poll()
+            if state == extensions.POLL_OK:
+                break
+            elif state == extensions.POLL_READ:
+                trampoline(conn.fileno(), read=True)
+            elif state == extensions.POLL_WRITE:
+                trampoline(conn.fileno(), write=True)
+            else:
+                raise psycopg2.OperationalError(f"bad result from poll: {state!r}")
+
+    extensions.set_wait_callback(wait_callback)
+
+
+def create_all(engine: Engine, *metadatas: sa.MetaData) -> None:
+    """Create missing tables; safe when several processes start at once."""
+    with writing(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
+        for metadata in metadatas:
+            metadata.create_all(conn)

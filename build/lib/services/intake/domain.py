@@ -1,0 +1,75 @@
+"""Intake's pure logic: tracking codes, reporter secrets, the submitted event."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kesah.contracts import NewEvent, utc_now
+
+# No 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: a code read aloud over the phone or
+# copied from a screenshot cannot be mistaken.
+CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY3479"
+SECRET_ALPHABET = "abcdefhjkmnprtuvwxy3479"
+_CODE_RE = re.compile(r"^[%s]{8}$" % CODE_ALPHABET)
+
+
+def new_tracking_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalize_tracking_code(text: str) -> str | None:
+    """Accepts what people type (lower case, spaces, no dash); None if it cannot be a code."""
+    raw = re.sub(r"[\s\-]", "", text or "").upper()
+    if not _CODE_RE.match(raw):
+        return None
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def new_secret() -> str:
+    return "".join(secrets.choice(SECRET_ALPHABET) for _ in range(10))
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.strip().lower().encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Submission:
+    kind: str
+    title: str
+    body: str
+    kelurahan: str
+    kecamatan: str
+    address: str
+    visibility: str
+    channel: str
+    reporter: dict[str, str]  # name/phone/email as given; empty for anonymous
+
+
+def complaint_submitted(submission: Submission, complaint_id: str, tracking_code: str) -> NewEvent:
+    payload: dict[str, Any] = {
+        "complaint_id": complaint_id,
+        "tracking_code": tracking_code,
+        "kind": submission.kind,
+        "title": submission.title,
+        "body": submission.body,
+        "kelurahan": submission.kelurahan,
+        "kecamatan": submission.kecamatan,
+        "address": submission.address,
+        "visibility": submission.visibility,
+        "channel": submission.channel,
+    }
+    return NewEvent(
+        type="ComplaintSubmitted",
+        stream_id=complaint_id,
+        payload=payload,
+        event_id=str(uuid.uuid4()),
+        occurred_at=utc_now(),
+        correlation_id=complaint_id,
+    )

@@ -1,0 +1,14 @@
+"""intake's nameko service: serves its log to whoever replays it."""
+
+from __future__ import annotations
+
+from kesah.dependencies import Resource
+from kesah.sourcelog import SourceLog
+
+from .store import Intake
+
+
+class IntakeService(SourceLog):
+    name = "intake"
+
+    store = Resource(lambda settings: Intake.open(settings).store)

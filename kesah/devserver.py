@@ -1,0 +1,170 @@
+"""``kesah up``: the whole system on one machine, each part in its own process.
+
+The same processes a Kubernetes deployment runs as separate pods: a nameko
+worker per service, the outbox relay and the HTTP faces (here behind one
+port). The supervisor restarts a part that dies and stops them all cleanly.
+The end-to-end tests use the same Supervisor to stop and start single parts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Mapping, Sequence
+
+from . import config, signing
+
+log = logging.getLogger("kesah.up")
+
+PROCESSES = ("intake", "routing", "responses", "publicview", "relay", "web")
+
+
+def command(name: str) -> list[str]:
+    return [sys.executable, "-m", "kesah", "serve", name]
+
+
+class Supervisor:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        names: Sequence[str] = PROCESSES,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.env = dict(env)
+        self.names = list(names)
+        self.log_dir = log_dir
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+        self.stopping = False
+
+    def start(self, name: str | None = None) -> None:
+        for n in [name] if name else self.names:
+            if n in self.children and self.children[n].poll() is None:
+                continue
+            out: IO[bytes] | None = None
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                out = open(self.log_dir / f"{n}.log", "ab")
+                self._logs[n] = out
+            self.children[n] = subprocess.Popen(
+                command(n), env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                start_new_session=True,
+            )
+
+    def stop(self, name: str | None = None, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
+        names = [name] if name else list(self.children)
+        for n in names:
+            child = self.children.get(n)
+            if child is not None and child.poll() is None:
+                child.send_signal(sig)
+        deadline = time.monotonic() + timeout
+        for n in names:
+            child = self.children.get(n)
+            if child is None:
+                continue
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0fs; killing it", n, timeout)
+                child.kill()
+                child.wait()
+            self.children.pop(n, None)
+            handle = self._logs.pop(n, None)
+            if handle is not None:
+                handle.close()
+
+    def kill(self, name: str) -> None:
+        """Stop a part the hard way (SIGKILL), as a crash would."""
+        self.stop(name, timeout=5.0, sig=signal.SIGKILL)
+
+    def running(self, name: str) -> bool:
+        child = self.children.get(name)
+        return child is not None and child.poll() is None
+
+    def watch(self, interval: float = 1.0) -> None:
+        """Restart parts that died, until stopped."""
+        while not self.stopping:
+            for name, child in list(self.children.items()):
+                code = child.poll()
+                if code is not None and not self.stopping:
+                    log.error("%s exited with %s; restarting it", name, code)
+                    self.children.pop(name)
+                    self.start(name)
+            time.sleep(interval)
+
+
+def prepare(settings: config.Settings) -> Path | None:
+    """Keys, agencies' API tokens: what a fresh local install needs. Idempotent."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    created = signing.init_keys(settings.keys_dir, config.OWNERS)
+    if created:
+        log.info("created signing keys for %s in %s", ", ".join(created), settings.keys_dir)
+    tokens_file = settings.data_dir / "agency-tokens.json"
+    if tokens_file.exists():
+        return None
+    from services.responses.store import Responses
+
+    responses = Responses.open(settings)
+    from . import reference
+
+    tokens = {a.id: responses.issue_token(a.id) for a in reference.load().agencies}
+    fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(tokens, fh, indent=2)
+    responses.store.engine.dispose()
+    return tokens_file
+
+
+def broker_problem(amqp_uri: str) -> str | None:
+    from . import broker
+
+    try:
+        broker.connect(amqp_uri, name="kesah-up-check", timeout=3).close()
+    except Exception as exc:  # any failure means the same to the operator
+        return f"RabbitMQ is not reachable at {_safe(amqp_uri)} ({exc.__class__.__name__}: {exc})"
+    return None
+
+
+def _safe(uri: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}:{parts.port or 5672}{parts.path}"
+
+
+def up(settings: config.Settings, env: Mapping[str, str]) -> int:
+    problem = broker_problem(settings.amqp_uri)
+    if problem:
+        print(
+            f"{problem}.\nStart it ('rabbitmq-server -detached'), or run 'make up', which starts or installs it.",
+            file=sys.stderr,
+        )
+        return 2
+    tokens_file = prepare(settings)
+    supervisor = Supervisor(env)
+
+    def on_signal(signum: int, frame: object) -> None:
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    supervisor.start()
+    print(f"Kesah Etam is starting on http://{settings.http_host}:{settings.http_port}/ (data in {settings.data_dir})")
+    if tokens_file:
+        print(f"Agency API tokens were written to {tokens_file}")
+    print("Press Ctrl-C to stop.")
+    try:
+        supervisor.watch()
+    finally:
+        supervisor.stopping = True
+        print("Stopping...")
+        supervisor.stop()
+        print("Stopped.")
+    return 0

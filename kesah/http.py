@@ -1,0 +1,124 @@
+"""What every HTTP face shares: JSON errors in Indonesian, health, safe headers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("kesah.http")
+
+MESSAGES = {
+    400: "Permintaan tidak valid.",
+    401: "Perlu masuk terlebih dahulu.",
+    403: "Anda tidak berhak melakukan ini.",
+    404: "Halaman atau data tidak ditemukan.",
+    405: "Metode tidak diizinkan.",
+    413: "Data yang dikirim terlalu besar.",
+    415: "Gunakan Content-Type application/json.",
+    422: "Data tidak valid.",
+    500: "Terjadi kesalahan pada server. Silakan coba lagi.",
+    503: "Layanan sedang tidak siap. Silakan coba lagi sebentar lagi.",
+}
+
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+class ApiError(HTTPException):
+    """An error a client caused, answered as JSON with a message (and field errors)."""
+
+    def __init__(self, status_code: int, message: str | None = None, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(status_code, message or MESSAGES.get(status_code, "Kesalahan."))
+        self.errors = errors
+
+
+def error_response(status_code: int, message: str, errors: dict[str, Any] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status_code)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code)
+    message = exc.detail if isinstance(exc, ApiError) else MESSAGES.get(exc.status_code, exc.detail)
+    return error_response(exc.status_code, str(message), getattr(exc, "errors", None))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, MESSAGES[500])
+
+
+EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+    HTTPException: _http_exception,
+    Exception: _server_error,
+}
+
+
+async def read_json(request: Request, max_bytes: int = 64 * 1024) -> Any:
+    """The request's JSON body, or an ApiError saying what is wrong with it."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(415)
+    body = await request.body()
+    if len(body) > max_bytes:
+        raise ApiError(413)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "Badan permintaan harus berupa JSON yang valid.") from None
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response that does not set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, v in SECURITY_HEADERS.items()
+                    if k.encode("latin-1") not in present
+                ]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(routes: list[Any], **kwargs: Any) -> Starlette:
+    """A face's Starlette app with the project's error handling and headers."""
+    middleware = [Middleware(SecurityHeaders)] + list(kwargs.pop("middleware", []))
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, middleware=middleware, **kwargs)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from kesah.config import SERVICES
+from tests.support.system import System
+
+
+def stores_on_postgres() -> bool:
+    return os.environ.get("KESAH_TEST_STORES", "sqlite") == "postgres"
+
+
+@pytest.fixture
+def make_system(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_vhost: Callable[[], str],
+    make_pg_database: Callable[[], str],
+) -> Iterator[Callable[..., System]]:
+    made: list[System] = []
+
+    def make(**kwargs) -> System:  # type: ignore[no-untyped-def]
+        urls = {s: make_pg_database() for s in SERVICES} if stores_on_postgres() else None
+        system = System(tmp_path / f"system{len(made)}", make_vhost(), urls, **kwargs)
+        made.append(system)
+        return system
+
+    yield make
+    failed = getattr(request.node, "report_call", None)
+    for system in made:
+        system.close()
+        if failed is not None and failed.failed:
+            for name in ("intake", "routing", "responses", "publicview", "relay", "web"):
+                tail = system.logs(name)[-3000:]
+                if tail:
+                    print(f"\n----- {name} log (tail) -----\n{tail}")
+
+
+@pytest.fixture
+def system(make_system: Callable[..., System]) -> System:
+    return make_system().start()

@@ -1,0 +1,156 @@
+"""The real system, in real processes, for end-to-end tests.
+
+Each System has its own data directory, its own vhost on the machine's
+RabbitMQ and its own port; it runs the same processes as ``kesah up``
+through the same Supervisor, so a test can stop, kill or restart any part.
+Set KESAH_TEST_STORES=postgres to put every store on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import httpx
+
+from kesah import config, devserver
+from kesah.eventstore import EventStore
+from kesah import stores
+
+from . import services
+
+DEFAULT_COMPLAINT = {
+    "kind": "keluhan",
+    "title": "Jalan berlubang di Jl. Awang Long",
+    "body": "Jalan berlubang besar di depan pasar, sudah dua minggu belum diperbaiki.",
+    "kelurahan": "Bontang Baru",
+    "address": "Jl. Awang Long depan pasar",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 20.0, message: str = "condition", interval: float = 0.05) -> Any:
+    """Poll until ``check()`` is truthy; returns its value or fails with ``message``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class System:
+    def __init__(
+        self,
+        data_dir: Path,
+        vhost: str,
+        database_urls: dict[str, str] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.vhost = vhost
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KESAH_")}
+        env.update(
+            KESAH_DATA_DIR=str(data_dir),
+            KESAH_AMQP_URI=services.amqp_uri(vhost),
+            KESAH_HTTP_PORT=str(self.port),
+            KESAH_RELAY_IDLE_SECONDS="0.02",
+            KESAH_LOG_LEVEL="INFO",
+        )
+        for service, url in (database_urls or {}).items():
+            env[f"KESAH_{service.upper()}_DB_URL"] = url
+        env.update(extra_env or {})
+        self.env = env
+        self.settings = config.load(env)
+        devserver.prepare(self.settings)
+        self.tokens: dict[str, str] = json.loads((data_dir / "agency-tokens.json").read_text())
+        self.supervisor = devserver.Supervisor(env, log_dir=data_dir / "logs")
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        self._stores: dict[str, EventStore] = {}
+
+    # --- processes ------------------------------------------------------------
+
+    def start(self, *names: str) -> "System":
+        for name in names or devserver.PROCESSES:
+            self.supervisor.start(name)
+        if not names or "web" in names:
+            wait_until(self._healthy, 30, "the web face to answer /healthz")
+        return self
+
+    def _healthy(self) -> bool:
+        try:
+            return self.http.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self, *names: str) -> None:
+        for name in names or list(self.supervisor.children):
+            self.supervisor.stop(name)
+
+    def kill(self, name: str) -> None:
+        self.supervisor.kill(name)
+
+    def close(self) -> None:
+        self.supervisor.stopping = True
+        self.supervisor.stop()
+        self.http.close()
+        for store in self._stores.values():
+            store.engine.dispose()
+
+    def logs(self, name: str) -> str:
+        path = self.data_dir / "logs" / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # --- talking to it ----------------------------------------------------------
+
+    def submit(self, **fields: Any) -> dict[str, Any]:
+        body = {**DEFAULT_COMPLAINT, **fields}
+        response = self.http.post("/api/complaints", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def answer(self, code: str, agency: str, body: str = "Sudah kami tangani hari ini.", **extra: Any) -> httpx.Response:
+        return self.http.post(
+            f"/api/agency/complaints/{code}/responses",
+            json={"body": body, **extra},
+            headers={"authorization": f"Bearer {self.tokens[agency]}"},
+        )
+
+    def public(self, code: str) -> dict[str, Any] | None:
+        response = self.http.get(f"/api/complaints/{code}")
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_public(self, code: str, predicate: Callable[[dict[str, Any]], bool] = lambda c: True,
+                    timeout: float = 20.0) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            doc = self.public(code)
+            return doc if doc is not None and predicate(doc) else None
+
+        return wait_until(check, timeout, f"complaint {code} on the public view")
+
+    def routed(self, code: str, timeout: float = 20.0) -> dict[str, Any]:
+        return self.wait_public(code, lambda c: c.get("agency") is not None, timeout)
+
+    def store(self, service: str) -> EventStore:
+        if service not in self._stores:
+            self._stores[service] = stores.reader_store(self.settings, service)
+        return self._stores[service]
+
+    def events(self, service: str, types: Iterable[str] | None = None) -> list[Any]:
+        wanted = set(types) if types else None
+        return [e for e in self.store(service).read() if wanted is None or e.type in wanted]
