@@ -114,10 +114,47 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(routes: list[Any], **kwargs: Any) -> Starlette:
-    """A face's Starlette app with the project's error handling and headers."""
+Check = Callable[[], "str | None"]
+
+
+def database_check(engine: Any) -> Check:
+    """A readiness check: the database answers a trivial query."""
+
+    def check() -> str | None:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # any failure makes the face unready
+            return f"database: {exc.__class__.__name__}"
+        return None
+
+    return check
+
+
+def create_app(routes: list[Any], checks: dict[str, Check] | None = None, **kwargs: Any) -> Starlette:
+    """A face's Starlette app with the project's error handling, headers and probes.
+
+    Every face answers ``/healthz`` (the process is alive) and ``/readyz``
+    (each check returns None when fine, or what is wrong): the paths the
+    Kubernetes probes use.
+    """
+    checks = dict(checks or {})
+
+    async def readyz(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        results = {name: await run_in_threadpool(check) for name, check in checks.items()}
+        problems = {name: problem for name, problem in results.items() if problem}
+        body = {"status": "unready" if problems else "ready",
+                "checks": {name: problem or "ok" for name, problem in results.items()}}
+        return JSONResponse(body, status_code=503 if problems else 200)
+
+    from starlette.routing import Route
+
+    probes = [Route("/healthz", healthz), Route("/readyz", readyz)]
     middleware = [Middleware(SecurityHeaders)] + list(kwargs.pop("middleware", []))
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, middleware=middleware, **kwargs)
+    return Starlette(routes=probes + list(routes), exception_handlers=EXCEPTION_HANDLERS, middleware=middleware,
+                     **kwargs)
 
 
 async def healthz(request: Request) -> Response:

@@ -63,8 +63,8 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
     app = http.create_app(
         [
             Route("/api/complaints", submit, methods=["POST"]),
-            Route("/api/intake/healthz", http.healthz),
-        ]
+        ],
+        checks={"store": http.database_check(intake.store.engine)},
     )
     app.state.intake = intake
     return app

@@ -108,9 +108,9 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             Route("/", home),
             Route("/aduan/{code}", complaint_page),
             Route("/api/complaints/{code}", complaint_api),
-            Route("/healthz", http.healthz),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
-        ]
+        ],
+        checks={"store": http.database_check(view.engine)},
     )
     app.add_exception_handler(HTTPException, not_found_or_error)
     app.add_exception_handler(Exception, not_found_or_error)

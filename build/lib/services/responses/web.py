@@ -70,8 +70,8 @@ def create_app(settings: config.Settings | None = None, responses: Responses | N
         [
             Route("/api/agency/complaints", inbox, methods=["GET"]),
             Route("/api/agency/complaints/{complaint}/responses", answer, methods=["POST"]),
-            Route("/api/agency/healthz", http.healthz),
-        ]
+        ],
+        checks={"store": http.database_check(responses.store.engine)},
     )
     app.state.responses = responses
     return app

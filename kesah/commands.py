@@ -1,0 +1,107 @@
+"""Running the system: ``kesah up``, ``kesah serve``, ``kesah keys``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Sequence
+
+from .cli import NAMEKO_SERVICES, configure_logging, settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("up", help="run the whole system locally (SQLite, local RabbitMQ)")
+    p.add_argument("--port", type=int, help="HTTP port (default 8000 or KESAH_HTTP_PORT)")
+    p.add_argument("--data-dir", help="where SQLite files and keys live (default ./var or KESAH_DATA_DIR)")
+    p.set_defaults(run=up)
+
+    p = sub.add_parser("serve", help="run one part of the system (what a pod runs)")
+    p.add_argument("part", choices=NAMEKO_SERVICES + ("relay", "web"))
+    p.add_argument("--face", choices=("all", "intake", "responses", "publicview"), default="all",
+                   help="with 'web': which HTTP face (default: all behind one port)")
+    p.add_argument("--store", action="append", choices=("intake", "routing", "responses"),
+                   help="with 'relay': which store's outbox (default: all); repeatable")
+    p.set_defaults(run=serve)
+
+    p = sub.add_parser("keys", help="signing keys")
+    p.add_argument("action", choices=("init",))
+    p.set_defaults(run=keys)
+
+
+def up(args: argparse.Namespace) -> int:
+    configure_logging("up")
+    from . import devserver
+
+    return devserver.up(settings(args), os.environ)
+
+
+def serve(args: argparse.Namespace) -> int:
+    configure_logging(args.part)
+    loaded = settings()
+    if args.part in NAMEKO_SERVICES:
+        return _serve_nameko(args.part, loaded)
+    if args.part == "relay":
+        return _serve_relay(loaded, args.store or ["intake", "routing", "responses"])
+    return _serve_web(loaded, args.face)
+
+
+def _serve_nameko(part: str, loaded) -> int:  # type: ignore[no-untyped-def]
+    from nameko.cli.run import run
+
+    from . import database
+
+    database.make_green()
+    if part == "intake":
+        from services.intake.service import IntakeService as service
+    elif part == "routing":
+        from services.routing.service import RoutingService as service
+    elif part == "responses":
+        from services.responses.service import ResponsesService as service
+    else:
+        from services.publicview.service import PublicviewService as service
+    run([service], loaded.nameko_config())
+    return 0
+
+
+def _serve_relay(loaded, sources: Sequence[str]) -> int:  # type: ignore[no-untyped-def]
+    import signal
+
+    from . import stores
+    from .relay import Relay
+
+    relay = Relay(
+        [stores.reader_store(loaded, s) for s in sources],
+        loaded.amqp_uri,
+        batch=loaded.relay_batch,
+        idle_seconds=loaded.relay_idle_seconds,
+        delivery_limit=loaded.delivery_limit,
+    )
+    for store in relay.stores:
+        store.create_schema()
+    signal.signal(signal.SIGTERM, lambda *_: relay.stop())
+    signal.signal(signal.SIGINT, lambda *_: relay.stop())
+    relay.run()
+    return 0
+
+
+def _serve_web(loaded, face: str) -> int:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from . import gateway
+
+    faces = gateway.FACES if face == "all" else (face,)
+    app = gateway.build(loaded, faces)
+    uvicorn.run(app, host=loaded.http_host, port=loaded.http_port, log_level="warning",
+                access_log=False, timeout_graceful_shutdown=5)
+    return 0
+
+
+def keys(args: argparse.Namespace) -> int:
+    from . import config, signing
+
+    loaded = settings()
+    created = signing.init_keys(loaded.keys_dir, config.OWNERS)
+    for service in config.OWNERS:
+        state = "created" if service in created else "exists"
+        print(f"{service}: {state} ({loaded.keys_dir / (service + '.key')})")
+    return 0
