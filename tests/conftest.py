@@ -15,6 +15,8 @@ import pytest
 
 from tests.support import services
 
+pytest_plugins = ["tests.support.fixtures"]
+
 
 @pytest.fixture
 def make_vhost() -> Iterator[Callable[[], str]]:

@@ -16,8 +16,6 @@ CHROMIUM = os.environ.get("KESAH_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("KESAH_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
 PHONE = {"width": 390, "height": 844}
 
-pytest_plugins = ["tests.e2e.conftest"]
-
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:

@@ -1,3 +1,5 @@
+"""The running system as pytest fixtures (``system``, ``make_system``)."""
+
 from __future__ import annotations
 
 import os
