@@ -51,6 +51,21 @@ class ComplaintSubmittedV1(Schema):
     channel = fields.String(required=True, validate=validate.Length(1, 40))
 
 
+class ComplaintSubmittedV2(ComplaintSubmittedV1):
+    """V1 plus where the complaint came from: a post's id and address on its channel.
+
+    Both are null for complaints made on the site. The post's author is
+    contact data: it stays in intake's vault, never here.
+    """
+
+    source_id = fields.String(required=True, allow_none=True, validate=validate.Length(1, 200))
+    source_url = fields.String(required=True, allow_none=True, validate=validate.Length(1, 500))
+
+
+def _submitted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "source_id": None, "source_url": None}
+
+
 class ComplaintRoutedV1(Schema):
     """Routing chose the agency that must answer, and by when."""
 
@@ -87,6 +102,7 @@ CONTRACTS: dict[tuple[str, int], Contract] = {
     (c.type, c.version): c
     for c in (
         Contract("ComplaintSubmitted", 1, "intake", ComplaintSubmittedV1),
+        Contract("ComplaintSubmitted", 2, "intake", ComplaintSubmittedV2),
         Contract("ComplaintRouted", 1, "routing", ComplaintRoutedV1),
         Contract("ResponsePosted", 1, "responses", ResponsePostedV1),
     )
@@ -96,7 +112,9 @@ for _type, _version in CONTRACTS:
     LATEST[_type] = max(LATEST.get(_type, 0), _version)
 
 # (type, from_version) -> function giving the payload of from_version + 1
-UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    ("ComplaintSubmitted", 1): _submitted_v1_to_v2,
+}
 
 _SCHEMAS: dict[tuple[str, int], Schema] = {key: c.schema() for key, c in CONTRACTS.items()}
 

@@ -49,7 +49,9 @@ class Submission:
     address: str
     visibility: str
     channel: str
-    reporter: dict[str, str]  # name/phone/email as given; empty for anonymous
+    reporter: dict[str, str]  # name/phone/email (or a post's author) as given; empty for anonymous
+    source_id: str | None = None  # the post's id on its channel; None for the site
+    source_url: str | None = None
 
 
 def complaint_submitted(submission: Submission, complaint_id: str, tracking_code: str) -> NewEvent:
@@ -64,6 +66,8 @@ def complaint_submitted(submission: Submission, complaint_id: str, tracking_code
         "address": submission.address,
         "visibility": submission.visibility,
         "channel": submission.channel,
+        "source_id": submission.source_id,
+        "source_url": submission.source_url,
     }
     return NewEvent(
         type="ComplaintSubmitted",

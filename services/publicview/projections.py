@@ -24,6 +24,16 @@ STATUS_LABELS = {
     "dialihkan": "Dialihkan",
 }
 
+CHANNEL_LABELS = {
+    "web": "situs Kesah Etam",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "whatsapp": "WhatsApp",
+    "x": "X (Twitter)",
+    "email": "email",
+    "sms": "SMS",
+}
+
 KIND_LABELS = {
     "informasi": "Informasi",
     "keluhan": "Keluhan",
@@ -60,7 +70,7 @@ def causal_order(events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
 
 
 def _submitted(doc: dict[str, Any], event: RecordedEvent) -> None:
-    p = event.payload
+    _, p = event.upcast_payload()  # every version, read as the latest
     doc.update(
         complaint_id=p["complaint_id"],
         tracking_code=p["tracking_code"],

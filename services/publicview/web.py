@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from kesah import config, http
 
-from .projections import KIND_LABELS, STATUS_LABELS
+from .projections import CHANNEL_LABELS, KIND_LABELS, STATUS_LABELS
 from .store import PublicView
 
 HERE = Path(__file__).parent
@@ -72,7 +72,7 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
     view = view or PublicView.open(settings)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["tanggal"] = tanggal
-    templates.env.globals.update(KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS)
+    templates.env.globals.update(KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS)
 
     async def home(request: Request) -> Response:
         recent = await run_in_threadpool(view.recent, 20)

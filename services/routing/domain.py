@@ -19,7 +19,7 @@ def route(
     holidays: AbstractSet[dt.date] = frozenset(),
     now: str | None = None,
 ) -> NewEvent:
-    p = submitted.payload
+    _, p = submitted.upcast_payload()
     triage = ref.agency(ref.triage_agency)
     decision = rules.choose(
         kind=p["kind"],

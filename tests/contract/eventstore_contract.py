@@ -34,6 +34,8 @@ def submitted(stream: str | None = None, title: str = "Jalan rusak parah") -> Ne
             "address": "",
             "visibility": "public",
             "channel": "web",
+            "source_id": None,
+            "source_url": None,
         },
         event_id=str(uuid.uuid4()),
         occurred_at=contracts.utc_now(),
@@ -75,7 +77,7 @@ class EventStoreContract:
         assert read[0].payload == first.payload
         assert read[0].event_id == first.event_id
         assert read[0].source == "intake"
-        assert read[0].version == 1
+        assert read[0].version == contracts.LATEST["ComplaintSubmitted"]
 
     def test_positions_continue_across_appends_and_stream_versions_count_per_stream(self, store: EventStore) -> None:
         stream = str(uuid.uuid4())

@@ -22,10 +22,11 @@ def recorded(
     causation_id: str | None = None,
     prev_hash: str = signing.GENESIS_HASH,
     event_id: str | None = None,
+    version: int = 1,
 ) -> RecordedEvent:
     signer = SIGNERS[source]
     draft = RecordedEvent(
-        position=position, event_id=event_id or str(uuid.uuid4()), source=source, type=type_, version=1,
+        position=position, event_id=event_id or str(uuid.uuid4()), source=source, type=type_, version=version,
         stream_id=payload.get("complaint_id", CID), stream_version=1, occurred_at=occurred_at,
         causation_id=causation_id, correlation_id=payload.get("complaint_id", CID), payload=payload,
         prev_hash=prev_hash, hash="", key_id=signer.key_id, signature="",

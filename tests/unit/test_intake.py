@@ -87,7 +87,7 @@ def test_the_submitted_event_carries_no_contact_data() -> None:
     submission = domain.Submission("keluhan", "Judul aduan", "Isi aduan panjang", "Api-Api", "Bontang Utara",
                                    "Jl. Mawar", "public", "web", {"name": "Budi", "phone": "0812"})
     event = domain.complaint_submitted(submission, "c0ffee00-0000-4000-8000-000000000000", "ACDE-FHJK")
-    contracts.validate_payload(event.type, 1, event.payload)
+    contracts.validate_payload(event.type, event.resolved_version(), event.payload)
     assert "Budi" not in str(event.payload) and "0812" not in str(event.payload)
 
 
