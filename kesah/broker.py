@@ -25,8 +25,26 @@ ARCHIVE_QUEUE = "kesah.archive"
 
 # consumer -> [(source service, routing key)]
 SUBSCRIPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "routing": (("intake", "ComplaintSubmitted"),),
-    "responses": (("routing", "ComplaintRouted"),),
+    # Routing decides, re-decides and watches due dates until the complaint is answered or closed.
+    "routing": (
+        ("intake", "ComplaintSubmitted"),
+        ("intake", "ComplaintClosed"),
+        ("intake", "ComplaintReopened"),
+        ("responses", "ResponsePosted"),
+        ("responses", "RerouteRequested"),
+    ),
+    # Responses keeps each agency's case file: content, assignment, due date, status.
+    "responses": (
+        ("intake", "ComplaintSubmitted"),
+        ("intake", "ComplaintClosed"),
+        ("intake", "ComplaintReopened"),
+        ("routing", "ComplaintRouted"),
+        ("routing", "ComplaintAwaitingRouting"),
+        ("routing", "ComplaintRerouted"),
+        ("routing", "ComplaintRejected"),
+        ("routing", "ComplaintOverdue"),
+        ("routing", "DueDateSet"),
+    ),
     "publicview": tuple((owner, "#") for owner in OWNERS),
 }
 

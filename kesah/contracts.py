@@ -90,6 +90,117 @@ class ResponsePostedV1(Schema):
     status = fields.String(required=True, validate=validate.OneOf(RESPONSE_STATUSES))
 
 
+def _agency_id(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(1, 40), **kwargs)
+
+
+def _agency_name(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(1, 200), **kwargs)
+
+
+def _reason(minimum: int = 1) -> fields.String:
+    return fields.String(required=True, validate=validate.Length(minimum, 1000))
+
+
+# --- the complaint's lifecycle after routing -------------------------------------
+
+
+class ComplaintAwaitingRoutingV1(Schema):
+    """No rule matched: the complaint waits in the operator's queue for manual routing."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    reason = _reason()
+
+
+class ComplaintReroutedV1(Schema):
+    """The complaint moves to another agency (dialihkan); the first one loses access."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    from_agency_id = _agency_id(required=True)
+    from_agency_name = _agency_name(required=True)
+    agency_id = _agency_id(required=True)
+    agency_name = _agency_name(required=True)
+    due_date = fields.Date(required=True)
+    reason = _reason()
+    decided_by = fields.String(required=True, validate=validate.OneOf(("rules", "operator")))
+
+
+class ComplaintRejectedV1(Schema):
+    """An operator rejected the complaint as spam or abuse (ditolak), with the reason."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    reason = _reason()
+
+
+class ComplaintOverdueV1(Schema):
+    """The agency let the due date pass without an answer."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    agency_id = _agency_id(required=True)
+    agency_name = _agency_name(required=True)
+    due_date = fields.Date(required=True)
+
+
+class DueDateSetV1(Schema):
+    """A new due date for the same agency (after the reporter reopened the complaint)."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    agency_id = _agency_id(required=True)
+    due_date = fields.Date(required=True)
+    reason = _reason()
+
+
+class RerouteRequestedV1(Schema):
+    """An agency says the complaint is not theirs and asks routing to move it."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    agency_id = _agency_id(required=True)
+    agency_name = _agency_name(required=True)
+    reason = _reason(5)
+    suggested_agency_id = _agency_id(required=True, allow_none=True)
+
+
+class ComplaintClosedV1(Schema):
+    """The reporter (proven by the secret) confirms that the answer solved it (selesai)."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    comment = fields.String(required=True, validate=validate.Length(0, 2000))
+
+
+class ComplaintReopenedV1(Schema):
+    """The reporter (proven by the secret) reopens the complaint, once, saying why."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    comment = fields.String(required=True, validate=validate.Length(5, 2000))
+
+
+# --- routing rules as data ---------------------------------------------------------
+
+
+class RoutingRuleV1(Schema):
+    """A routing rule as added or changed: keywords send complaints to an agency."""
+
+    rule_id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,59}$"))
+    agency_id = _agency_id(required=True)
+    agency_name = _agency_name(required=True)
+    keywords = fields.List(fields.String(validate=validate.Length(1, 100)), required=True,
+                           validate=validate.Length(1, 200))
+    kinds = fields.List(fields.String(validate=validate.OneOf(KINDS)), required=True)
+    kelurahan = fields.List(fields.String(validate=validate.Length(1, 100)), required=True)
+
+
+class RoutingRuleRemovedV1(Schema):
+    rule_id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,59}$"))
+
+
 @dataclass(frozen=True)
 class Contract:
     type: str
@@ -105,6 +216,17 @@ CONTRACTS: dict[tuple[str, int], Contract] = {
         Contract("ComplaintSubmitted", 2, "intake", ComplaintSubmittedV2),
         Contract("ComplaintRouted", 1, "routing", ComplaintRoutedV1),
         Contract("ResponsePosted", 1, "responses", ResponsePostedV1),
+        Contract("ComplaintAwaitingRouting", 1, "routing", ComplaintAwaitingRoutingV1),
+        Contract("ComplaintRerouted", 1, "routing", ComplaintReroutedV1),
+        Contract("ComplaintRejected", 1, "routing", ComplaintRejectedV1),
+        Contract("ComplaintOverdue", 1, "routing", ComplaintOverdueV1),
+        Contract("DueDateSet", 1, "routing", DueDateSetV1),
+        Contract("RoutingRuleAdded", 1, "routing", RoutingRuleV1),
+        Contract("RoutingRuleChanged", 1, "routing", RoutingRuleV1),
+        Contract("RoutingRuleRemoved", 1, "routing", RoutingRuleRemovedV1),
+        Contract("RerouteRequested", 1, "responses", RerouteRequestedV1),
+        Contract("ComplaintClosed", 1, "intake", ComplaintClosedV1),
+        Contract("ComplaintReopened", 1, "intake", ComplaintReopenedV1),
     )
 }
 LATEST: dict[str, int] = {}
