@@ -144,7 +144,20 @@ class System:
         return wait_until(check, timeout, f"complaint {code} on the public view")
 
     def routed(self, code: str, timeout: float = 20.0) -> dict[str, Any]:
-        return self.wait_public(code, lambda c: c.get("agency") is not None, timeout)
+        """The public document once routed, and once the agency's inbox has it too."""
+        doc = self.wait_public(code, lambda c: c.get("agency") is not None, timeout)
+        self.assigned(code, doc["agency"]["id"], timeout)
+        return doc
+
+    def assigned(self, code: str, agency: str, timeout: float = 20.0) -> dict[str, Any]:
+        """The complaint as the agency's API lists it, once responses has handled its routing."""
+
+        def check() -> dict[str, Any] | None:
+            response = self.http.get("/api/agency/complaints", headers={"authorization": f"Bearer {self.tokens[agency]}"})
+            assert response.status_code == 200, response.text
+            return next((c for c in response.json()["complaints"] if c["tracking_code"] == code), None)
+
+        return wait_until(check, timeout, f"complaint {code} in {agency}'s inbox")
 
     def store(self, service: str) -> EventStore:
         if service not in self._stores:
