@@ -118,3 +118,27 @@ def connect(amqp_uri: str, *, name: str, timeout: float = 5.0):  # type: ignore[
     params.heartbeat = 30
     params.client_properties = {"connection_name": name}
     return pika.BlockingConnection(params)
+
+
+class BrokerCheck:
+    """A readiness check: the broker accepts a connection (answer cached a few seconds)."""
+
+    def __init__(self, amqp_uri: str, name: str, cache_seconds: float = 5.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.name = name
+        self.cache_seconds = cache_seconds
+        self._checked_at = -1e9
+        self._problem: str | None = None
+
+    def __call__(self) -> str | None:
+        import time
+
+        now = time.monotonic()
+        if now - self._checked_at >= self.cache_seconds:
+            try:
+                connect(self.amqp_uri, name=self.name, timeout=3.0).close()
+                self._problem = None
+            except Exception as exc:  # any failure means the same: not reachable
+                self._problem = f"broker: {exc.__class__.__name__}"
+            self._checked_at = now
+        return self._problem

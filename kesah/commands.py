@@ -78,9 +78,15 @@ def _serve_relay(loaded, sources: Sequence[str]) -> int:  # type: ignore[no-unty
     )
     for store in relay.stores:
         store.create_schema()
+    from .health import ThreadServer
+
+    server = ThreadServer(relay.probes(), loaded.http_host, loaded.health_port)
     signal.signal(signal.SIGTERM, lambda *_: relay.stop())
     signal.signal(signal.SIGINT, lambda *_: relay.stop())
-    relay.run()
+    try:
+        relay.run()
+    finally:
+        server.stop()
     return 0
 
 

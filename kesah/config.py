@@ -37,6 +37,13 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_MAX_WORKERS": ("10", "concurrent handlers per nameko service"),
     "KESAH_DELIVERY_LIMIT": ("5", "deliveries of one message before it is dead-lettered"),
     "KESAH_LOG_LEVEL": ("INFO", "log level"),
+    "KESAH_HEALTH_PORT": ("8081", "port of the /healthz, /readyz, /metrics server of a worker or the relay"),
+    "KESAH_VERIFY_INTERVAL": ("60", "seconds between a running service's checks of its own log"),
+    "KESAH_CHECKPOINT_INTERVAL": ("3600", "seconds between the signed checkpoints an owner adds to its log"),
+    "KESAH_ALERT_WEBHOOK": (None, "URL that receives alerts as JSON POSTs (besides the ERROR log line)"),
+    "KESAH_SELF_HEAL": ("on", "publicview repairs its projection and journal by itself (on/off)"),
+    "KESAH_LAG_ALERT_EVENTS": ("1000", "projection lag (events) that counts as high"),
+    "KESAH_LAG_ALERT_SECONDS": ("300", "how long lag may stay high before publicview is unready and alerts"),
 }
 
 
@@ -62,6 +69,13 @@ class Settings:
     max_workers: int = 10
     delivery_limit: int = 5
     log_level: str = "INFO"
+    health_port: int = 8081
+    verify_interval: float = 60.0
+    checkpoint_interval: float = 3600.0
+    alert_webhook: str | None = None
+    self_heal: bool = True
+    lag_alert_events: int = 1000
+    lag_alert_seconds: float = 300.0
 
     def database_url(self, service: str) -> str:
         return self.database_urls[service]
@@ -95,6 +109,15 @@ def _float(env: Mapping[str, str], name: str) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = (_env(env, name) or "").strip().lower()
+    if raw in ("on", "true", "yes", "1"):
+        return True
+    if raw in ("off", "false", "no", "0"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(_env(env, "KESAH_DATA_DIR") or "var").resolve()
@@ -122,4 +145,11 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_workers=_int(env, "KESAH_MAX_WORKERS"),
         delivery_limit=_int(env, "KESAH_DELIVERY_LIMIT"),
         log_level=(_env(env, "KESAH_LOG_LEVEL") or "INFO").upper(),
+        health_port=_int(env, "KESAH_HEALTH_PORT"),
+        verify_interval=_float(env, "KESAH_VERIFY_INTERVAL"),
+        checkpoint_interval=_float(env, "KESAH_CHECKPOINT_INTERVAL"),
+        alert_webhook=_env(env, "KESAH_ALERT_WEBHOOK"),
+        self_heal=_switch(env, "KESAH_SELF_HEAL"),
+        lag_alert_events=_int(env, "KESAH_LAG_ALERT_EVENTS"),
+        lag_alert_seconds=_float(env, "KESAH_LAG_ALERT_SECONDS"),
     )

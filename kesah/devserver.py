@@ -23,6 +23,13 @@ from . import config, signing
 log = logging.getLogger("kesah.up")
 
 PROCESSES = ("intake", "routing", "responses", "publicview", "relay", "web")
+# Processes without an HTTP face serve /healthz, /readyz and /metrics on a port of their own.
+WATCHED = ("intake", "routing", "responses", "publicview", "relay")
+
+
+def default_health_ports(http_port: int) -> dict[str, int]:
+    """``kesah up``'s health ports: the HTTP port + 1, + 2, ... (8001 intake ... 8005 relay)."""
+    return {name: http_port + 1 + i for i, name in enumerate(WATCHED)}
 
 
 def command(name: str) -> list[str]:
@@ -35,8 +42,12 @@ class Supervisor:
         env: Mapping[str, str],
         names: Sequence[str] = PROCESSES,
         log_dir: Path | None = None,
+        health_ports: Mapping[str, int] | None = None,
     ) -> None:
         self.env = dict(env)
+        if health_ports is None:
+            health_ports = default_health_ports(int(self.env.get("KESAH_HTTP_PORT") or 8000))
+        self.health_ports = dict(health_ports)
         self.names = list(names)
         self.log_dir = log_dir
         self.children: dict[str, subprocess.Popen[bytes]] = {}
@@ -52,8 +63,11 @@ class Supervisor:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 out = open(self.log_dir / f"{n}.log", "ab")
                 self._logs[n] = out
+            env = dict(self.env)
+            if n in self.health_ports:
+                env["KESAH_HEALTH_PORT"] = str(self.health_ports[n])
             self.children[n] = subprocess.Popen(
-                command(n), env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                command(n), env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,
             )
 
@@ -159,6 +173,8 @@ def up(settings: config.Settings, env: Mapping[str, str]) -> int:
     print(f"Kesah Etam is starting on http://{settings.http_host}:{settings.http_port}/ (data in {settings.data_dir})")
     if tokens_file:
         print(f"Agency API tokens were written to {tokens_file}")
+    ports = ", ".join(f"{name} :{port}" for name, port in supervisor.health_ports.items())
+    print(f"Health, readiness and metrics of the workers: {ports}")
     print("Press Ctrl-C to stop.")
     try:
         supervisor.watch()

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import health, metrics
+
 log = logging.getLogger("kesah.http")
 
 MESSAGES = {
@@ -114,46 +116,42 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-Check = Callable[[], "str | None"]
+Check = health.Check
+database_check = health.database_check
 
 
-def database_check(engine: Any) -> Check:
-    """A readiness check: the database answers a trivial query."""
-
-    def check() -> str | None:
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-        except Exception as exc:  # any failure makes the face unready
-            return f"database: {exc.__class__.__name__}"
-        return None
-
-    return check
-
-
-def create_app(routes: list[Any], checks: dict[str, Check] | None = None, **kwargs: Any) -> Starlette:
+def create_app(
+    routes: list[Any],
+    checks: dict[str, Check] | None = None,
+    collect: Callable[[], Any] | None = None,
+    **kwargs: Any,
+) -> Starlette:
     """A face's Starlette app with the project's error handling, headers and probes.
 
-    Every face answers ``/healthz`` (the process is alive) and ``/readyz``
-    (each check returns None when fine, or what is wrong): the paths the
-    Kubernetes probes use.
+    Every face answers ``/healthz`` (the process is alive), ``/readyz`` (each
+    check returns None when fine, or what is wrong) and ``/metrics``
+    (Prometheus text from ``collect``): the paths the Kubernetes probes and
+    Prometheus use.
     """
-    checks = dict(checks or {})
+    probes = health.Probes(checks, collect)
 
     async def readyz(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        results = {name: await run_in_threadpool(check) for name, check in checks.items()}
-        problems = {name: problem for name, problem in results.items() if problem}
-        body = {"status": "unready" if problems else "ready",
-                "checks": {name: problem or "ok" for name, problem in results.items()}}
-        return JSONResponse(body, status_code=503 if problems else 200)
+        status, body = await run_in_threadpool(health.readiness, probes.checks)
+        return JSONResponse(body, status_code=status)
+
+    async def metrics_page(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        text = await run_in_threadpool(probes.metrics_text)
+        return Response(text, media_type=metrics.CONTENT_TYPE)
 
     from starlette.routing import Route
 
-    probes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    paths = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_page)]
     middleware = [Middleware(SecurityHeaders)] + list(kwargs.pop("middleware", []))
-    return Starlette(routes=probes + list(routes), exception_handlers=EXCEPTION_HANDLERS, middleware=middleware,
+    return Starlette(routes=paths + list(routes), exception_handlers=EXCEPTION_HANDLERS, middleware=middleware,
                      **kwargs)
 
 

@@ -108,6 +108,7 @@ class Relay:
         self.delivery_limit = delivery_limit
         self.stopping = threading.Event()
         self.published = 0
+        self.connected = False
 
     def drain_once(self, publisher: ConfirmingPublisher) -> int:
         moved = 0
@@ -126,6 +127,7 @@ class Relay:
             publisher = None
             try:
                 publisher = ConfirmingPublisher(self.amqp_uri, self.delivery_limit)
+                self.connected = True
                 log.info("relay connected; draining %s", ", ".join(s.source for s in self.stores))
                 backoff = 0.5
                 while not self.stopping.is_set():
@@ -133,6 +135,7 @@ class Relay:
                         publisher.connection.process_data_events(0)
                         self.stopping.wait(self.idle_seconds)
             except (pika.exceptions.AMQPError, NotConfirmed, OSError, OperationalError) as exc:
+                self.connected = False
                 log.warning("relay cannot publish (%s); events wait in the outbox; retrying in %.1fs", exc, backoff)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -142,3 +145,25 @@ class Relay:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def probes(self):  # type: ignore[no-untyped-def]
+        """/readyz: connected to the broker, stores reachable; /metrics: what moved, what waits."""
+        from .health import Probes, database_check
+        from .metrics import Family
+
+        checks = {"broker": lambda: None if self.connected else "broker: not connected"}
+        for store in self.stores:
+            checks[f"store {store.source}"] = database_check(store.engine)
+
+        def collect() -> list[Family]:
+            pending = Family("kesah_outbox_pending", "gauge", "events committed but not yet confirmed by the broker")
+            for store in self.stores:
+                pending.add(store.outbox_size(), store=store.source)
+            return [
+                Family("kesah_relay_published_total", "counter", "events the relay published with confirms").add(
+                    self.published),
+                Family("kesah_relay_connected", "gauge", "1 while connected to the broker").add(self.connected),
+                pending,
+            ]
+
+        return Probes(checks, collect)

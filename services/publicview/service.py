@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from kesah.consumer import accept, inbox
-from kesah.dependencies import Resource
+from kesah.dependencies import Resource, SelfWatch
 
 from .store import PublicView
+from .watch import publicview_watchdog
 
 log = logging.getLogger("kesah.publicview")
 
@@ -18,6 +19,7 @@ class PublicviewService:
     name = "publicview"
 
     view = Resource(PublicView.open)
+    watchdog = SelfWatch(publicview_watchdog)
 
     @inbox(CONSUMER)
     def on_event(self, body: object) -> None:

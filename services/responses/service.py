@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from kesah.consumer import accept, inbox
-from kesah.dependencies import Resource
+from kesah.dependencies import Resource, SelfWatch
+from kesah.logwatch import owner_watchdog
 from kesah.eventstore import EventStore
 from kesah.sourcelog import SourceLog
 
@@ -14,6 +15,7 @@ class ResponsesService(SourceLog):
     name = "responses"
 
     responses = Resource(Responses.open)
+    watchdog = SelfWatch(lambda settings: owner_watchdog(settings, "responses"))
 
     @property
     def store(self) -> EventStore:  # type: ignore[override]

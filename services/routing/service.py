@@ -7,7 +7,8 @@ import logging
 from kesah import config, reference, stores
 from kesah.consumer import accept, inbox
 from kesah.contracts import RecordedEvent
-from kesah.dependencies import Resource
+from kesah.dependencies import Resource, SelfWatch
+from kesah.logwatch import owner_watchdog
 from kesah.eventstore import ConcurrencyError, EventStore
 from kesah.signing import Keyring
 from kesah.sourcelog import SourceLog
@@ -49,6 +50,7 @@ class RoutingService(SourceLog):
     name = "routing"
 
     routing = Resource(Routing.open)
+    watchdog = SelfWatch(lambda settings: owner_watchdog(settings, "routing"))
 
     @property
     def store(self) -> EventStore:  # type: ignore[override]

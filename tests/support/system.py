@@ -76,7 +76,8 @@ class System:
         self.settings = config.load(env)
         devserver.prepare(self.settings)
         self.tokens: dict[str, str] = json.loads((data_dir / "agency-tokens.json").read_text())
-        self.supervisor = devserver.Supervisor(env, log_dir=data_dir / "logs")
+        self.health_ports = {name: free_port() for name in devserver.WATCHED}
+        self.supervisor = devserver.Supervisor(env, log_dir=data_dir / "logs", health_ports=self.health_ports)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
         self._stores: dict[str, EventStore] = {}
 
@@ -108,6 +109,14 @@ class System:
         self.http.close()
         for store in self._stores.values():
             store.engine.dispose()
+
+    def probe(self, name: str, path: str = "/readyz") -> httpx.Response | None:
+        """GET a probe of a part: its health port (workers, relay) or the web port; None if it does not answer."""
+        base = f"http://127.0.0.1:{self.health_ports[name]}" if name in self.health_ports else str(self.http.base_url)
+        try:
+            return httpx.get(base.rstrip("/") + path, timeout=5)
+        except httpx.TransportError:
+            return None
 
     def logs(self, name: str) -> str:
         path = self.data_dir / "logs" / f"{name}.log"

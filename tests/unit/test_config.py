@@ -29,3 +29,15 @@ def test_urls_and_numbers_come_from_the_environment(tmp_path: Path) -> None:
 def test_a_bad_number_names_the_variable() -> None:
     with pytest.raises(config.ConfigError, match="KESAH_HTTP_PORT must be a whole number"):
         config.load({"KESAH_HTTP_PORT": "eighty"})
+
+
+def test_self_watch_settings_have_defaults_and_switches(tmp_path: Path) -> None:
+    settings = config.load({"KESAH_DATA_DIR": str(tmp_path)})
+    assert settings.health_port == 8081 and settings.verify_interval == 60 and settings.self_heal
+    assert settings.alert_webhook is None
+    settings = config.load({"KESAH_SELF_HEAL": "off", "KESAH_VERIFY_INTERVAL": "0.5",
+                            "KESAH_ALERT_WEBHOOK": "http://127.0.0.1:9/alerts"})
+    assert not settings.self_heal and settings.verify_interval == 0.5
+    assert settings.alert_webhook == "http://127.0.0.1:9/alerts"
+    with pytest.raises(config.ConfigError, match="KESAH_SELF_HEAL must be on or off"):
+        config.load({"KESAH_SELF_HEAL": "maybe"})
