@@ -21,6 +21,7 @@ NAMEKO_SERVICES = ("intake", "routing", "responses", "publicview")
 
 COMMAND_MODULES = (
     "kesah.commands",
+    "kesah.dbcommands",
     "services.responses.commands",
     "services.publicview.commands",
 )
@@ -47,6 +48,8 @@ def configure_logging(name: str) -> None:
     )
     # pika narrates every connection step at INFO; keep its warnings only.
     logging.getLogger("pika").setLevel(logging.WARNING)
+    # alembic announces its dialect on every schema check; our own log says what migrated.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def settings(args: argparse.Namespace | None = None):  # type: ignore[no-untyped-def]
@@ -80,11 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sqlalchemy.exc import OperationalError
 
     from .config import ConfigError
+    from .schema import SchemaError
     from .signing import KeyProblem
 
     try:
         return int(args.run(args) or 0)
-    except (CliError, ConfigError, KeyProblem) as exc:
+    except (CliError, ConfigError, KeyProblem, SchemaError) as exc:
         print(f"kesah: {exc}", file=sys.stderr)
         return 2
     except OperationalError as exc:

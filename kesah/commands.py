@@ -76,8 +76,10 @@ def _serve_relay(loaded, sources: Sequence[str]) -> int:  # type: ignore[no-unty
         idle_seconds=loaded.relay_idle_seconds,
         delivery_limit=loaded.delivery_limit,
     )
+    from . import schema
+
     for store in relay.stores:
-        store.create_schema()
+        schema.prepare(store.engine, store.source)
     from .health import ThreadServer
 
     server = ThreadServer(relay.probes(), loaded.http_host, loaded.health_port)

@@ -107,10 +107,18 @@ def make_green() -> None:
     extensions.set_wait_callback(wait_callback)
 
 
-def create_all(engine: Engine, *metadatas: sa.MetaData) -> None:
-    """Create missing tables; safe when several processes start at once."""
-    with writing(engine) as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
-        for metadata in metadatas:
-            metadata.create_all(conn)
+def write_lock(conn: Connection, name: str) -> None:
+    """Serialize writers of one kind in a PostgreSQL database until the transaction ends.
+
+    An advisory lock needs no privilege on any table (the app's role may
+    only insert into the events table) and does not block readers. SQLite's
+    ``BEGIN IMMEDIATE`` already holds the whole database's write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
+
+
+def _lock_key(name: str) -> int:
+    import zlib
+
+    return zlib.crc32(name.encode("utf-8"))

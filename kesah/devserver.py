@@ -114,8 +114,13 @@ class Supervisor:
 
 
 def prepare(settings: config.Settings) -> Path | None:
-    """Keys, agencies' API tokens: what a fresh local install needs. Idempotent."""
+    """Schemas, keys, agencies' API tokens: what a fresh local install needs. Idempotent."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from . import schema
+
+    for service, changed in schema.migrate(settings, config.SERVICES).items():
+        if changed:
+            log.info("migrated %s's database (%s)", service, ", ".join(changed))
     created = signing.init_keys(settings.keys_dir, config.OWNERS)
     if created:
         log.info("created signing keys for %s in %s", ", ".join(created), settings.keys_dir)

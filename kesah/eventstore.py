@@ -133,8 +133,11 @@ class EventStore:
     def from_url(cls, url: str, source: str, signer: signing.Signer | None = None) -> "EventStore":
         return cls(database.create_engine(url), source, signer)
 
-    def create_schema(self, *extra: sa.MetaData) -> None:
-        database.create_all(self.engine, metadata, *extra)
+    def create_schema(self) -> None:
+        """Migrate this store's database to head: what ``kesah migrate <source>`` does."""
+        from . import schema
+
+        schema.upgrade(self.engine, schema.DATABASES.get(self.source, ("eventstore",)))
 
     # --- writing ----------------------------------------------------------
 

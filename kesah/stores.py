@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from . import config, database, signing
+from . import config, database, schema, signing
 from .eventstore import EventStore
 
 
-def owner_store(settings: config.Settings, service: str, *extra: sa.MetaData) -> EventStore:
-    """The event store of an owning service, with its signing key and tables."""
+def owner_store(settings: config.Settings, service: str) -> EventStore:
+    """The event store of an owning service, with its signing key, its database at the code's schema."""
     signer = signing.load_signer(settings.keys_dir, service, settings.signing_keys.get(service))
     store = EventStore(database.create_engine(settings.database_url(service)), service, signer)
-    store.create_schema(*extra)
+    schema.prepare(store.engine, service)
     return store
 
 

@@ -94,7 +94,9 @@ class Watchdog:
         self.last_round_at = 0.0
         self.last_round_seconds = 0.0
         self._stopping = threading.Event()
-        database.create_all(engine, metadata)
+        from . import schema
+
+        schema.prepare(engine, service)
 
     # --- running ----------------------------------------------------------------
 

@@ -105,7 +105,7 @@ class Intake:
 
     @classmethod
     def open(cls, settings: config.Settings) -> "Intake":
-        return cls(stores.owner_store(settings, "intake", metadata), ContactVault.from_settings(settings))
+        return cls(stores.owner_store(settings, "intake"), ContactVault.from_settings(settings))
 
     def _free_code(self, conn: Connection) -> str:
         # Under the store's write lock, so check-then-insert cannot race.

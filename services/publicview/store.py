@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kesah import config, database, signing, stores
+from kesah import config, database, schema, signing, stores
 from kesah.contracts import RecordedEvent, utc_now
 from kesah.eventstore import event_columns, event_to_row, row_to_event
 from kesah.signing import Keyring
@@ -84,7 +84,7 @@ class PublicView:
     @classmethod
     def open(cls, settings: config.Settings) -> "PublicView":
         view = cls(database.create_engine(settings.database_url("publicview")), stores.keyring(settings))
-        database.create_all(view.engine, metadata)
+        schema.prepare(view.engine, "publicview")
         return view
 
     # --- receiving ------------------------------------------------------------

@@ -48,7 +48,7 @@ class Responses:
 
     @classmethod
     def open(cls, settings: config.Settings) -> "Responses":
-        responses = cls(stores.owner_store(settings, "responses", metadata), stores.keyring(settings))
+        responses = cls(stores.owner_store(settings, "responses"), stores.keyring(settings))
         responses.seed_agencies()
         return responses
 

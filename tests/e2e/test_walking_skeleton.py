@@ -34,6 +34,7 @@ def test_complaint_is_routed_answered_and_shown(system: System) -> None:
     assert page.status_code == 200
     assert "Dinas Pekerjaan Umum dan Penataan Ruang" in page.text
 
+    system.assigned(code, "pupr")
     answer = system.answer(code, "pupr", "Lubang sudah kami tambal pada hari ini.")
     assert answer.status_code == 201, answer.text
     doc = system.wait_public(code, lambda c: c["responses"])
@@ -45,7 +46,7 @@ def test_complaint_is_routed_answered_and_shown(system: System) -> None:
 
 def test_agency_can_answer_only_what_is_routed_to_it(system: System) -> None:
     code = system.submit()["tracking_code"]
-    system.routed(code)
+    system.assigned(code, "pupr")
 
     other = system.answer(code, "dlh")
     assert other.status_code == 403

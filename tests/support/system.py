@@ -168,6 +168,15 @@ class System:
 
         return wait_until(check, timeout, f"complaint {code} in {agency}'s inbox")
 
+    def assigned(self, code: str, agency: str, timeout: float = 20.0) -> None:
+        """Wait until responses knows the complaint is routed to the agency (publicview may know first)."""
+
+        def check() -> bool:
+            listed = self.http.get("/api/agency/complaints", headers={"authorization": f"Bearer {self.tokens[agency]}"})
+            return any(c["tracking_code"] == code for c in listed.json()["complaints"])
+
+        wait_until(check, timeout, f"complaint {code} assigned to {agency}")
+
     def store(self, service: str) -> EventStore:
         if service not in self._stores:
             self._stores[service] = stores.reader_store(self.settings, service)
