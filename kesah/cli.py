@@ -22,6 +22,7 @@ NAMEKO_SERVICES = ("intake", "routing", "responses", "publicview")
 COMMAND_MODULES = (
     "kesah.commands",
     "kesah.dbcommands",
+    "services.intake.commands",
     "services.responses.commands",
     "services.publicview.commands",
 )

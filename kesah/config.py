@@ -9,6 +9,7 @@ the deployment consistency test checks manifests against that list.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -44,7 +45,15 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_SELF_HEAL": ("on", "publicview repairs its projection and journal by itself (on/off)"),
     "KESAH_LAG_ALERT_EVENTS": ("1000", "projection lag (events) that counts as high"),
     "KESAH_LAG_ALERT_SECONDS": ("300", "how long lag may stay high before publicview is unready and alerts"),
+    "KESAH_META_APP_SECRET": (None, "Meta app secret: checks X-Hub-Signature-256 of Facebook/Instagram/WhatsApp webhooks"),
+    "KESAH_META_VERIFY_TOKEN": (None, "token Meta sends as hub.verify_token when the webhook is subscribed"),
+    "KESAH_CHANNEL_SECRETS": (None, "secrets of the generic signed webhook: name=secret pairs, comma separated"),
+    "KESAH_WEBHOOK_TOLERANCE_SECONDS": ("300", "how far a signed webhook's sent_at may be from now"),
 }
+
+# Channels that are not the generic webhook's to name: the site's form and Meta's three.
+RESERVED_CHANNELS = ("web", "facebook", "instagram", "whatsapp")
+CHANNEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 
 
 def _env(env: Mapping[str, str], name: str) -> str | None:
@@ -76,6 +85,10 @@ class Settings:
     self_heal: bool = True
     lag_alert_events: int = 1000
     lag_alert_seconds: float = 300.0
+    meta_app_secret: str | None = None
+    meta_verify_token: str | None = None
+    channel_secrets: dict[str, str] = field(default_factory=dict)
+    webhook_tolerance_seconds: float = 300.0
 
     def database_url(self, service: str) -> str:
         return self.database_urls[service]
@@ -118,6 +131,22 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be on or off, got {raw!r}")
 
 
+def _channel_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    raw = _env(env, "KESAH_CHANNEL_SECRETS") or ""
+    secrets: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, secret = pair.partition("=")
+        name, secret = name.strip(), secret.strip()
+        if not sep or not secret or not CHANNEL_NAME_RE.match(name):
+            raise ConfigError("KESAH_CHANNEL_SECRETS must be name=secret pairs separated by commas "
+                              "(names: lower case letters, digits, '-')")
+        if name in RESERVED_CHANNELS:
+            raise ConfigError(f"KESAH_CHANNEL_SECRETS: channel {name!r} is reserved; Meta's channels use "
+                              "KESAH_META_APP_SECRET")
+        secrets[name] = secret
+    return secrets
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(_env(env, "KESAH_DATA_DIR") or "var").resolve()
@@ -152,4 +181,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         self_heal=_switch(env, "KESAH_SELF_HEAL"),
         lag_alert_events=_int(env, "KESAH_LAG_ALERT_EVENTS"),
         lag_alert_seconds=_float(env, "KESAH_LAG_ALERT_SECONDS"),
+        meta_app_secret=_env(env, "KESAH_META_APP_SECRET"),
+        meta_verify_token=_env(env, "KESAH_META_VERIFY_TOKEN"),
+        channel_secrets=_channel_secrets(env),
+        webhook_tolerance_seconds=_float(env, "KESAH_WEBHOOK_TOLERANCE_SECONDS"),
     )

@@ -145,7 +145,8 @@ class EventStore:
         """A write transaction; pass its connection to ``append``."""
         return database.writing(self.engine)
 
-    def _lock(self, conn: Connection) -> None:
+    def lock(self, conn: Connection) -> None:
+        """Take the store's write lock now (SQLite holds it from the start of a write)."""
         if conn.dialect.name == "postgresql":
             # EXCLUSIVE lets readers in and keeps every other appender out.
             conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
@@ -180,7 +181,7 @@ class EventStore:
             return []
         if self.signer is None:
             raise RuntimeError(f"store {self.source} has no signing key: it cannot append")
-        self._lock(conn)
+        self.lock(conn)
         head = self.head(conn)
         versions: dict[str, int] = {}
         if expected_version is not None:
@@ -255,7 +256,7 @@ class EventStore:
                 batch.clear()
 
         with self.write() as conn:
-            self._lock(conn)
+            self.lock(conn)
             head = self.head(conn)
             for event in recorded:
                 if event.source != self.source:
