@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from kesah import database, signing
 from kesah.eventstore import EventStore, events
 from services.intake.channels import Post
-from services.intake.store import ContactVault, Intake, channel_posts, metadata
+from services.intake.store import ContactVault, Intake, channel_posts
 
 POSTS = [Post("facebook", f"post-{i}", f"Jln berlubang di Loktuan nomor {i}", author={"name": f"Warga {i}"})
          for i in range(20)]
@@ -21,7 +21,7 @@ POSTS = [Post("facebook", f"post-{i}", f"Jln berlubang di Loktuan nomor {i}", au
 
 def open_intake(url: str) -> Intake:
     store = EventStore(database.create_engine(url), "intake", signing.Signer.generate("intake"))
-    store.create_schema(metadata)
+    store.create_schema()
     return Intake(store, ContactVault(Fernet.generate_key()))
 
 
