@@ -21,3 +21,4 @@ lock:
 	rm -rf /tmp/kesah-lock && python3 -m venv /tmp/kesah-lock
 	/tmp/kesah-lock/bin/pip install --quiet '.[test]'
 	/tmp/kesah-lock/bin/pip freeze --exclude kesah-etam > requirements.lock
+	rm -rf build
