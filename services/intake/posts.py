@@ -40,11 +40,23 @@ def read(post: Post) -> Reading:
     return Reading(kind, kelurahan, {"kind": kind_reason, "kelurahan": kelurahan_reason})
 
 
+BODY_LIMIT = 5000  # ComplaintSubmitted's limit on body
+
+
+def clipped(text: str, limit: int = BODY_LIMIT) -> str:
+    """A post longer than a complaint may be is kept, cut at the limit: Meta retries a
+    refused delivery forever, and a long complaint is still a complaint. The whole post
+    stays readable at its source."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 2].rstrip() + " …"
+
+
 def submission(post: Post, kind: str, kelurahan: str) -> domain.Submission:
     return domain.Submission(
         kind=kind,
         title=classify.title_from(post.text),
-        body=post.text,
+        body=clipped(post.text),
         kelurahan=kelurahan,
         kecamatan=reference.load().kelurahan[kelurahan],
         address="",

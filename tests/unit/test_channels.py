@@ -253,3 +253,15 @@ def test_channel_secrets_are_name_secret_pairs() -> None:
     for bad in ("x", "X=abc", "x=", "facebook=abc", "web=abc"):
         with pytest.raises(config.ConfigError):
             config.load({"KESAH_CHANNEL_SECRETS": bad})
+
+
+def test_a_post_longer_than_a_complaint_is_kept_cut_at_the_limit() -> None:
+    from kesah import contracts
+    from services.intake import domain, posts
+    from services.intake.channels import Post
+
+    long_text = "Jalan berlubang di Api-Api. " * 400  # 11,200 characters
+    sub = posts.submission(Post("facebook", "123_456", long_text), "keluhan", "Api-Api")
+    assert len(sub.body) == posts.BODY_LIMIT and sub.body.endswith(" …")
+    event = domain.complaint_submitted(sub, "c0ffee00-0000-4000-8000-000000000000", "ACDE-FHJK")
+    contracts.validate_payload(event.type, event.resolved_version(), event.payload)
