@@ -26,6 +26,7 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_ROUTING_DB_URL": (None, "routing's database"),
     "KESAH_RESPONSES_DB_URL": (None, "responses' database"),
     "KESAH_PUBLICVIEW_DB_URL": (None, "publicview's database"),
+    "KESAH_DB_ADMIN_URL": (None, "PostgreSQL admin URL for 'kesah db init-roles' and 'kesah migrate' (never given to services)"),
     "KESAH_KEYS_DIR": (None, "directory of signing keys (default: <data dir>/keys)"),
     "KESAH_INTAKE_SIGNING_KEY": (None, "intake's Ed25519 private key, base64 (overrides the keys dir)"),
     "KESAH_ROUTING_SIGNING_KEY": (None, "routing's Ed25519 private key, base64"),
@@ -89,6 +90,7 @@ class Settings:
     meta_verify_token: str | None = None
     channel_secrets: dict[str, str] = field(default_factory=dict)
     webhook_tolerance_seconds: float = 300.0
+    db_admin_url: str | None = None
 
     def database_url(self, service: str) -> str:
         return self.database_urls[service]
@@ -185,4 +187,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         meta_verify_token=_env(env, "KESAH_META_VERIFY_TOKEN"),
         channel_secrets=_channel_secrets(env),
         webhook_tolerance_seconds=_float(env, "KESAH_WEBHOOK_TOLERANCE_SECONDS"),
+        db_admin_url=_env(env, "KESAH_DB_ADMIN_URL"),
     )

@@ -1,4 +1,4 @@
-"""Database commands: ``kesah migrate``, ``kesah db revision``."""
+"""Database commands: ``kesah migrate``, ``kesah db init-roles``, ``kesah db revision``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("db", help="database administration")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    r = actions.add_parser("init-roles", help="PostgreSQL: a database and a login role per service (KESAH_DB_ADMIN_URL)")
+    r.add_argument("target", nargs="?", choices=TARGETS, default="all", help="which service (default all)")
+    r.set_defaults(run=init_roles)
     r = actions.add_parser("revision", help="write a migration for tables changed in code (developers)")
     r.add_argument("component", help="eventstore, intake, responses or publicview")
     r.add_argument("message", help="what changed, e.g. 'add due date index'")
@@ -49,6 +52,21 @@ def migrate(args: argparse.Namespace) -> int:
         return 1 if behind else 0
     for service, changed in schema.migrate(loaded, _services(args.target)).items():
         print(f"{service}: {'migrated ' + ', '.join(changed) if changed else 'at head'}")
+    return 0
+
+
+def init_roles(args: argparse.Namespace) -> int:
+    from . import roles
+
+    loaded = settings()
+    if not loaded.db_admin_url:
+        raise CliError("set KESAH_DB_ADMIN_URL to a PostgreSQL role that may create roles and databases")
+    try:
+        for line in roles.init_roles(loaded.db_admin_url, loaded, _services(args.target)):
+            print(line)
+    except roles.RoleError as exc:
+        raise CliError(str(exc)) from None
+    print("next: 'kesah migrate' (with KESAH_DB_ADMIN_URL set) creates the tables and grants each role its privileges")
     return 0
 
 

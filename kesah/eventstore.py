@@ -47,12 +47,16 @@ def event_columns() -> list[sa.Column]:
 
 metadata = sa.MetaData()
 
+# The app's role may only read and append: no UPDATE, DELETE or TRUNCATE
+# (kesah.schema.grant), and a trigger refuses them even to the table's owner
+# (migration eventstore 0002).
 events = sa.Table(
     "events",
     metadata,
     sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
     *event_columns(),
     sa.UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
+    info={"privileges": ("SELECT", "INSERT")},
 )
 
 outbox = sa.Table(
@@ -147,9 +151,8 @@ class EventStore:
 
     def lock(self, conn: Connection) -> None:
         """Take the store's write lock now (SQLite holds it from the start of a write)."""
-        if conn.dialect.name == "postgresql":
-            # EXCLUSIVE lets readers in and keeps every other appender out.
-            conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
+        # Readers stay free; every other appender waits until this one commits.
+        database.write_lock(conn, "events")
 
     def head(self, conn: Connection | None = None) -> Head:
         query = sa.select(events.c.position, events.c.hash).order_by(events.c.position.desc()).limit(1)

@@ -126,16 +126,52 @@ def _behind(conn: Connection, components: Iterable[str]) -> dict[str, tuple[set[
     return behind
 
 
-def upgrade(engine: Engine, components: Sequence[str]) -> list[str]:
-    """Migrate the components to head; returns the components that changed. Idempotent."""
+def upgrade(
+    engine: Engine, components: Sequence[str], *, as_role: str | None = None, grant_to: str | None = None
+) -> list[str]:
+    """Migrate the components to head; returns the components that changed. Idempotent.
+
+    On PostgreSQL, ``as_role`` makes the database's owner role own what the
+    migrations create (the connection's user must be a member of it), and
+    ``grant_to`` gives the app's role exactly its privileges afterwards.
+    """
     changed = []
     with database.writing(engine) as conn:
+        if as_role:
+            conn.execute(sa.text(f"SET LOCAL ROLE {quote(conn, as_role)}"))
         database.write_lock(conn, "kesah-schema")
         for component in _behind(conn, components):
             log.info("migrating %s in %s", component, engine.url.render_as_string(hide_password=True))
             command.upgrade(alembic_config(component, conn), "head")
             changed.append(component)
+        if grant_to:
+            grant(conn, components, grant_to)
     return changed
+
+
+DEFAULT_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+
+def privileges(table: sa.Table) -> tuple[str, ...]:
+    """What the app's role may do to a table: all DML unless the table says less (``info["privileges"]``)."""
+    return tuple(table.info.get("privileges", DEFAULT_PRIVILEGES))
+
+
+def grant(conn: Connection, components: Sequence[str], role: str) -> None:
+    """Give the app's role its privileges on every table of the components, and nothing more."""
+    who = quote(conn, role)
+    for component in components:
+        c = COMPONENTS[component]
+        # The app checks the schema version when it starts; it never changes it.
+        conn.execute(sa.text(f"REVOKE ALL ON {quote(conn, c.version_table)} FROM {who}"))
+        conn.execute(sa.text(f"GRANT SELECT ON {quote(conn, c.version_table)} TO {who}"))
+        for table in c.metadata().sorted_tables:
+            conn.execute(sa.text(f"REVOKE ALL ON {quote(conn, table.name)} FROM {who}"))
+            conn.execute(sa.text(f"GRANT {', '.join(privileges(table))} ON {quote(conn, table.name)} TO {who}"))
+
+
+def quote(conn: Connection, identifier: str) -> str:
+    return conn.dialect.identifier_preparer.quote_identifier(identifier)
 
 
 def check(engine: Engine, components: Sequence[str], service: str = "") -> None:
@@ -191,12 +227,27 @@ def new_revision(component: str, message: str) -> Path | None:
 
 
 def migrate(settings: config.Settings, services: Sequence[str]) -> dict[str, list[str]]:
-    """Upgrade each service's database to head: ``kesah migrate``, the production init Job."""
+    """Upgrade each service's database to head: ``kesah migrate``, the production init Job.
+
+    With ``KESAH_DB_ADMIN_URL`` set (PostgreSQL with one role per service,
+    see kesah.roles), it connects to each service's database as the admin,
+    creates the tables as the database's owner role and grants the service's
+    role its privileges. Without it, it connects with the service's own URL.
+    """
+    from . import roles
+
     changed = {}
     for service in services:
-        engine = database.create_engine(settings.database_url(service))
+        url = settings.database_url(service)
+        if settings.db_admin_url and not database.is_sqlite(url):
+            access = roles.ServiceDatabase.from_url(service, url)
+            engine = database.create_engine(access.admin_url(settings.db_admin_url))
+            options = {"as_role": access.owner, "grant_to": access.role}
+        else:
+            engine = database.create_engine(url)
+            options = {}
         try:
-            changed[service] = upgrade(engine, DATABASES[service])
+            changed[service] = upgrade(engine, DATABASES[service], **options)
         finally:
             engine.dispose()
     return changed

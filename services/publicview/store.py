@@ -33,6 +33,8 @@ journal = sa.Table(
     sa.Column("received_at", sa.String(40), nullable=False),
     sa.UniqueConstraint("source", "position", name="uq_journal_source_position"),
     sa.Index("ix_journal_correlation", "correlation_id"),
+    # The journal only grows: the app's role may read and append, nothing else.
+    info={"privileges": ("SELECT", "INSERT")},
 )
 
 complaints = sa.Table(
@@ -95,8 +97,7 @@ class PublicView:
     def receive(self, event: RecordedEvent) -> bool:
         """Journal the event and update its complaint, in one commit. False if seen before."""
         with database.writing(self.engine) as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("LOCK TABLE journal IN EXCLUSIVE MODE")
+            database.write_lock(conn, "journal")
             seen = conn.execute(sa.select(journal.c.seq).where(journal.c.event_id == event.event_id)).first()
             if seen is not None:
                 return False
