@@ -6,10 +6,15 @@ up:
 	@scripts/ensure-services run
 	.venv/bin/kesah up
 
+# Every test on SQLite stores, then the end-to-end tests again with every
+# store on PostgreSQL (one database per store, made and dropped per test).
+POSTGRES_AGAIN = tests/e2e
+
 test:
 	@scripts/bootstrap
 	@scripts/ensure-services test
 	.venv/bin/pytest
+	KESAH_TEST_STORES=postgres .venv/bin/pytest $(POSTGRES_AGAIN)
 
 # Unit and contract tests only: seconds, no processes.
 test-fast:
