@@ -32,8 +32,12 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_ROUTING_SIGNING_KEY": (None, "routing's Ed25519 private key, base64"),
     "KESAH_RESPONSES_SIGNING_KEY": (None, "responses' Ed25519 private key, base64"),
     "KESAH_CONTACT_KEY": (None, "key-encryption key for reporters' contact data, base64 (default: a file in the keys dir)"),
+    "KESAH_CONTACT_VAULT_DB_URL": (None, "database of the per-complaint contact keys, kept apart from intake's "
+                                   "(default: SQLite file in the keys dir)"),
+    "KESAH_PHOTO_MAX_BYTES": ("5242880", "largest photo a reporter may attach, in bytes"),
     "KESAH_HTTP_HOST": ("127.0.0.1", "address the HTTP faces listen on"),
     "KESAH_HTTP_PORT": ("8000", "port the HTTP faces listen on"),
+    "KESAH_INTAKE_URL": (None, "where other faces reach intake's HTTP face (default: http://127.0.0.1:<http port>)"),
     "KESAH_RELAY_BATCH": ("500", "events the outbox relay publishes per confirm round"),
     "KESAH_RELAY_IDLE_SECONDS": ("0.05", "how long the relay sleeps when the outbox is empty"),
     "KESAH_MAX_WORKERS": ("10", "concurrent handlers per nameko service"),
@@ -72,8 +76,11 @@ class Settings:
     keys_dir: Path
     signing_keys: dict[str, str] = field(default_factory=dict)
     contact_key: str | None = None
+    contact_vault_url: str = ""
+    photo_max_bytes: int = 5 * 1024 * 1024
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    intake_url: str = "http://127.0.0.1:8000"
     relay_batch: int = 500
     relay_idle_seconds: float = 0.05
     max_workers: int = 10
@@ -93,6 +100,8 @@ class Settings:
     db_admin_url: str | None = None
 
     def database_url(self, service: str) -> str:
+        if service == "contactvault":
+            return self.contact_vault_url
         return self.database_urls[service]
 
     def nameko_config(self) -> dict:
@@ -169,8 +178,11 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         keys_dir=keys_dir,
         signing_keys=signing_keys,
         contact_key=_env(env, "KESAH_CONTACT_KEY"),
+        contact_vault_url=_env(env, "KESAH_CONTACT_VAULT_DB_URL") or f"sqlite:///{keys_dir / 'contact-vault.db'}",
+        photo_max_bytes=_int(env, "KESAH_PHOTO_MAX_BYTES"),
         http_host=_env(env, "KESAH_HTTP_HOST") or "127.0.0.1",
         http_port=_int(env, "KESAH_HTTP_PORT"),
+        intake_url=_env(env, "KESAH_INTAKE_URL") or f"http://127.0.0.1:{_int(env, 'KESAH_HTTP_PORT')}",
         relay_batch=_int(env, "KESAH_RELAY_BATCH"),
         relay_idle_seconds=_float(env, "KESAH_RELAY_IDLE_SECONDS"),
         max_workers=_int(env, "KESAH_MAX_WORKERS"),

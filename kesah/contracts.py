@@ -199,6 +199,29 @@ class RoutingRuleV1(Schema):
 
 class RoutingRuleRemovedV1(Schema):
     rule_id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,59}$"))
+PHOTO_TYPES = ("image/jpeg", "image/png")
+
+
+class PhotoAttachedV1(Schema):
+    """A photo the reporter attached, as intake keeps and serves it: re-encoded, with
+    every metadata (EXIF, GPS, comments) stripped. The bytes stay in intake; the hash
+    lets anyone check the served photo against the signed log."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
+    photo_id = _uuid()
+    content_type = fields.String(required=True, validate=validate.OneOf(PHOTO_TYPES))
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    width = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    height = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+
+class ContactErasedV1(Schema):
+    """The reporter's contact data was erased: its key is destroyed, nothing can bring it back."""
+
+    complaint_id = _uuid()
+    tracking_code = _tracking_code()
 
 
 @dataclass(frozen=True)
@@ -227,6 +250,8 @@ CONTRACTS: dict[tuple[str, int], Contract] = {
         Contract("RerouteRequested", 1, "responses", RerouteRequestedV1),
         Contract("ComplaintClosed", 1, "intake", ComplaintClosedV1),
         Contract("ComplaintReopened", 1, "intake", ComplaintReopenedV1),
+        Contract("PhotoAttached", 1, "intake", PhotoAttachedV1),
+        Contract("ContactErased", 1, "intake", ContactErasedV1),
     )
 }
 LATEST: dict[str, int] = {}

@@ -7,7 +7,7 @@ from typing import Any
 
 from .cli import CliError, settings
 
-TARGETS = ("intake", "routing", "responses", "publicview", "all")
+TARGETS = ("intake", "routing", "responses", "publicview", "contactvault", "all")
 
 
 def register(sub: Any) -> None:
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 def _services(target: str) -> list[str]:
     from . import config
 
-    return list(config.SERVICES) if target == "all" else [target]
+    return list(config.SERVICES) + ["contactvault"] if target == "all" else [target]
 
 
 def migrate(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ FACES = ("intake", "responses", "publicview")
 ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/api/complaints", "Exact", "intake"),
     ("/api/intake", "Prefix", "intake"),
+    ("/lapor", "Exact", "intake"),
     ("/api/agency", "Prefix", "responses"),
     ("/agency", "Prefix", "responses"),
     ("/", "Prefix", "publicview"),

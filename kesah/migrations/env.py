@@ -7,6 +7,8 @@ version table come in ``config.attributes``.
 
 from alembic import context
 
+from kesah.schema import include_name
+
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
@@ -19,6 +21,7 @@ context.configure(
     # SQLite alters a table by copying it; batch mode writes that for us.
     render_as_batch=True,
     compare_type=True,
+    include_name=include_name(config.attributes["target_metadata"]),
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,8 +1,9 @@
-"""Operator commands for intake: importing exports of posts, completing posts that wait."""
+"""Operator commands for intake: posts from channels, erasing a reporter's contact data, Open311 clients."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,16 @@ def register(sub: Any) -> None:
     complete.add_argument("--kind", choices=KINDS)
     complete.add_argument("--kelurahan", help="e.g. 'Tanjung Laut' (any spelling of the reference name)")
     complete.set_defaults(run=complete_post)
+
+    p = sub.add_parser("erase", help="erase a reporter's contact data for good (crypto-shredding) and record it")
+    p.add_argument("tracking_code", help="the complaint's tracking code, e.g. KJ4M-X7PA")
+    p.set_defaults(run=erase)
+
+    p = sub.add_parser("open311", help="clients of the Open311 API")
+    p.add_argument("action", choices=("key",), help="key: issue an api_key that may post requests")
+    p.add_argument("client", help="a short name of the client application, e.g. lapor-bontang-app")
+    p.set_defaults(run=open311)
+
 
 
 def import_posts(args: argparse.Namespace) -> int:
@@ -122,4 +133,34 @@ def complete_post(args: argparse.Namespace) -> int:
     except PostProblem as exc:
         raise CliError(str(exc)) from None
     print(f"post {args.post_id} submitted as complaint {accepted.tracking_code} (/aduan/{accepted.tracking_code})")
+    return 0
+
+
+def erase(args: argparse.Namespace) -> int:
+    from .domain import normalize_tracking_code
+    from .store import Intake
+
+    code = normalize_tracking_code(args.tracking_code)
+    if code is None:
+        raise CliError(f"{args.tracking_code!r} is not a tracking code (8 letters and digits, e.g. KJ4M-X7PA)")
+    intake = Intake.open(settings())
+    try:
+        erasure = intake.erase(code)
+    except LookupError:
+        raise CliError(f"there is no complaint with tracking code {code}") from None
+    if erasure.event is None:
+        print(f"{code}: no contact data is held (anonymous, never given, or erased before); nothing to erase.")
+    else:
+        print(f"{code}: contact data erased; its key is destroyed and cannot be recovered. "
+              f"Recorded as ContactErased at intake position {erasure.event.position}.")
+    return 0
+
+
+def open311(args: argparse.Namespace) -> int:
+    from .store import Intake
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,39}", args.client):
+        raise CliError("the client name must be 2-40 lower-case letters, digits or dashes")
+    key = Intake.open(settings()).issue_api_key(args.client)
+    print(key)
     return 0

@@ -11,6 +11,8 @@ from typing import Any
 
 from kesah.contracts import NewEvent, utc_now
 
+from .photos import Photo
+
 # No 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: a code read aloud over the phone or
 # copied from a screenshot cannot be mistaken.
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY3479"
@@ -77,3 +79,46 @@ def complaint_submitted(submission: Submission, complaint_id: str, tracking_code
         occurred_at=utc_now(),
         correlation_id=complaint_id,
     )
+
+
+def photo_attached(submitted: NewEvent, photo: Photo) -> NewEvent:
+    """The photo as stored (stripped); follows the submission it belongs to."""
+    complaint_id = submitted.payload["complaint_id"]
+    return NewEvent(
+        type="PhotoAttached",
+        stream_id=complaint_id,
+        payload={
+            "complaint_id": complaint_id,
+            "tracking_code": submitted.payload["tracking_code"],
+            "photo_id": str(uuid.uuid4()),
+            "content_type": photo.content_type,
+            "size": photo.size,
+            "width": photo.width,
+            "height": photo.height,
+            "sha256": photo.sha256,
+        },
+        event_id=str(uuid.uuid4()),
+        occurred_at=submitted.occurred_at,
+        correlation_id=complaint_id,
+        causation_id=submitted.event_id,
+    )
+
+
+def contact_erased(complaint_id: str, tracking_code: str) -> NewEvent:
+    return NewEvent(
+        type="ContactErased",
+        stream_id=complaint_id,
+        payload={"complaint_id": complaint_id, "tracking_code": tracking_code},
+        event_id=str(uuid.uuid4()),
+        occurred_at=utc_now(),
+        correlation_id=complaint_id,
+    )
+
+
+def title_from(description: str, kind_label: str) -> str:
+    """A title for a complaint that came without one (Open311): the start of its text."""
+    words = " ".join(description.split())
+    first = re.split(r"(?<=[.!?])\s", words, maxsplit=1)[0]
+    if len(first) > 80:
+        first = first[:80].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return first if len(first) >= 5 else f"{kind_label}: {first}"[:200]

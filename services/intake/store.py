@@ -1,15 +1,20 @@
 """Intake's own tables beside its event log, and the one way to accept a complaint.
 
 Contact data of a reporter never enters an event. It is encrypted with a key
-of its own per complaint; that key is kept wrapped by the contact key
-(KESAH_CONTACT_KEY or keys/contact.key). Erasing a reporter deletes the
-complaint's key: the ciphertext is then noise, in every backup and replay.
+of its own per complaint. The keys live in the contact vault, a database of
+their own (KESAH_CONTACT_VAULT_DB_URL), wrapped by the contact key
+(KESAH_CONTACT_KEY or keys/contact.key); the ciphertext lives in intake's
+database. Backups of intake's database (and every copy of the event log)
+therefore never hold a usable key. Erasing a reporter destroys the
+complaint's key: the ciphertext in any backup is then noise for good.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +22,15 @@ from typing import Sequence
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from kesah import config, stores
-from kesah.contracts import utc_now
+from kesah import config, database, schema, stores
+from kesah.contracts import RecordedEvent, utc_now
 from kesah.eventstore import EventStore
 
 from . import domain, posts
 from .channels import Post
+from .photos import Photo
 
 metadata = sa.MetaData()
 
@@ -44,18 +50,12 @@ contacts = sa.Table(
     sa.Column("ciphertext", sa.Text, nullable=False),
 )
 
-contact_keys = sa.Table(
-    "contact_keys",
-    metadata,
-    sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), primary_key=True),
-    sa.Column("wrapped_key", sa.Text, nullable=False),
-)
-
 # Every post a channel delivered, once: the unique (channel, source_id) is
 # what makes a webhook retry or a later import of the same post create
 # nothing. A post with no complaint_id waits for an operator to give it the
 # kind or kelurahan its text did not tell; meanwhile its author's contact
-# data is sealed here, and moves to ``contacts`` when it is submitted.
+# data is sealed here (its key in the vault under the post's id), and moves
+# to ``contacts`` when it is submitted.
 channel_posts = sa.Table(
     "channel_posts",
     metadata,
@@ -71,34 +71,94 @@ channel_posts = sa.Table(
     sa.Column("reasons", sa.Text, nullable=False),  # JSON: why kind and kelurahan are what they are
     sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), unique=True),
     sa.Column("contact_ciphertext", sa.Text),
-    sa.Column("contact_wrapped_key", sa.Text),
     sa.UniqueConstraint("channel", "source_id", name="uq_channel_posts_source"),
     sa.Index("ix_channel_posts_waiting", "complaint_id", "received_at"),
 )
 
 
-class ContactVault:
-    """Encrypts each complaint's contact data under a key of its own."""
+photos = sa.Table(
+    "photos",
+    metadata,
+    sa.Column("photo_id", sa.String(36), primary_key=True),
+    sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), nullable=False, index=True),
+    sa.Column("content_type", sa.String(40), nullable=False),
+    sa.Column("listed", sa.Boolean, nullable=False),  # False for a confidential complaint: never served
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
 
-    def __init__(self, master_key: bytes) -> None:
+# Clients that may post through Open311 (api_key), stored as hashes.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("client", sa.String(40), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+vault_metadata = sa.MetaData()
+
+contact_keys = sa.Table(
+    "contact_keys",
+    vault_metadata,
+    sa.Column("complaint_id", sa.String(36), primary_key=True),
+    sa.Column("wrapped_key", sa.Text, nullable=False),
+)
+
+
+class ContactVault:
+    """Each complaint's contact data under a key of its own, kept apart from the data."""
+
+    def __init__(self, master_key: bytes, engine: Engine) -> None:
         self._master = Fernet(master_key)
+        self.engine = engine
 
     @classmethod
     def from_settings(cls, settings: config.Settings) -> "ContactVault":
         if settings.contact_key:
-            return cls(settings.contact_key.encode("ascii"))
-        path = settings.keys_dir / "contact.key"
-        return cls(load_or_create_key(path))
+            master = settings.contact_key.encode("ascii")
+        else:
+            master = load_or_create_key(settings.keys_dir / "contact.key")
+        engine = database.create_engine(settings.contact_vault_url)
+        schema.prepare(engine, "contactvault")
+        return cls(master, engine)
 
-    def seal(self, contact: dict[str, str]) -> tuple[str, str]:
-        """(ciphertext, wrapped key) for one complaint."""
+    def seal(self, complaint_id: str, contact: dict[str, str]) -> str:
+        """Keep a new key for the complaint (or waiting post), committed at once; the
+        ciphertext is the caller's to store."""
         key = Fernet.generate_key()
-        ciphertext = Fernet(key).encrypt(json.dumps(contact, sort_keys=True).encode("utf-8"))
-        return ciphertext.decode("ascii"), self._master.encrypt(key).decode("ascii")
+        with database.writing(self.engine) as conn:
+            conn.execute(contact_keys.delete().where(contact_keys.c.complaint_id == complaint_id))
+            conn.execute(contact_keys.insert().values(
+                complaint_id=complaint_id, wrapped_key=self._master.encrypt(key).decode("ascii")))
+        return Fernet(key).encrypt(json.dumps(contact, sort_keys=True).encode("utf-8")).decode("ascii")
 
-    def open(self, ciphertext: str, wrapped_key: str) -> dict[str, str]:
-        key = self._master.decrypt(wrapped_key.encode("ascii"))
-        return json.loads(Fernet(key).decrypt(ciphertext.encode("ascii")))
+    def open(self, complaint_id: str, ciphertext: str) -> dict[str, str] | None:
+        """The contact data, or None once the complaint's key is destroyed."""
+        with self.engine.connect() as conn:
+            wrapped = conn.execute(
+                sa.select(contact_keys.c.wrapped_key).where(contact_keys.c.complaint_id == complaint_id)
+            ).scalar()
+        if wrapped is None:
+            return None
+        try:
+            key = self._master.decrypt(wrapped.encode("ascii"))
+            return json.loads(Fernet(key).decrypt(ciphertext.encode("ascii")))
+        except InvalidToken:
+            return None
+
+    def copy(self, from_id: str, to_id: str) -> None:
+        """The same key under another id (a waiting post's, once it is a complaint)."""
+        with database.writing(self.engine) as conn:
+            wrapped = conn.execute(
+                sa.select(contact_keys.c.wrapped_key).where(contact_keys.c.complaint_id == from_id)
+            ).scalar()
+            if wrapped is not None:
+                conn.execute(contact_keys.insert().values(complaint_id=to_id, wrapped_key=wrapped))
+
+    def destroy(self, complaint_id: str) -> bool:
+        """Crypto-shredding: without its key, the complaint's ciphertext is noise everywhere."""
+        with database.writing(self.engine) as conn:
+            return conn.execute(contact_keys.delete().where(contact_keys.c.complaint_id == complaint_id)).rowcount > 0
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -150,6 +210,18 @@ class PostProblem(LookupError):
     """A post cannot be completed as asked; the message says why."""
 
 
+@dataclass(frozen=True)
+class Erasure:
+    tracking_code: str
+    event: RecordedEvent | None  # None: there was no contact data to erase
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    data: bytes
+    content_type: str
+
+
 class Intake:
     """Intake's state: its event store and its private tables."""
 
@@ -169,19 +241,21 @@ class Intake:
             if taken is None:
                 return code
 
-    def submit(self, submission: domain.Submission) -> Accepted:
-        """Record a complaint: private rows, the event and its outbox row, in one commit."""
+    def submit(self, submission: domain.Submission, photo: Photo | None = None) -> Accepted:
+        """Record a complaint: private rows, the events and their outbox rows, in one commit."""
         with self.store.write() as conn:
-            return self._record(conn, submission)
+            return self._record(conn, submission, photo=photo)
 
-    def _record(self, conn: Connection, submission: domain.Submission,
-                sealed: tuple[str, str] | None = None) -> Accepted:
-        """The complaint's rows and event in the caller's write transaction.
+    def _record(self, conn: Connection, submission: domain.Submission, sealed: str | None = None,
+                complaint_id: str | None = None, photo: Photo | None = None) -> Accepted:
+        """The complaint's rows and events in the caller's write transaction.
 
-        ``sealed``: contact data sealed earlier (a post that waited); else
-        the submission's reporter is sealed here.
+        ``sealed``: contact data sealed earlier (a post that waited; its key
+        is already in the vault under ``complaint_id``); else the
+        submission's reporter is sealed here. The vault commits on its own
+        first: if this transaction fails, an unused key is all that remains.
         """
-        complaint_id = str(uuid.uuid4())
+        complaint_id = complaint_id or str(uuid.uuid4())
         secret = domain.new_secret()
         code = self._free_code(conn)
         event = domain.complaint_submitted(submission, complaint_id, code)
@@ -195,12 +269,18 @@ class Intake:
         )
         contact = {k: v for k, v in submission.reporter.items() if v}
         if sealed is None and contact and submission.visibility != "anonymous":
-            sealed = self.vault.seal(contact)
+            sealed = self.vault.seal(complaint_id, contact)
         if sealed is not None:
-            ciphertext, wrapped = sealed
-            conn.execute(contacts.insert().values(complaint_id=complaint_id, ciphertext=ciphertext))
-            conn.execute(contact_keys.insert().values(complaint_id=complaint_id, wrapped_key=wrapped))
-        self.store.append(conn, [event], expected_version=0)
+            conn.execute(contacts.insert().values(complaint_id=complaint_id, ciphertext=sealed))
+        new_events = [event]
+        if photo is not None:
+            attached = domain.photo_attached(event, photo)
+            conn.execute(photos.insert().values(
+                photo_id=attached.payload["photo_id"], complaint_id=complaint_id, content_type=photo.content_type,
+                listed=submission.visibility != "confidential", data=photo.data,
+            ))
+            new_events.append(attached)
+        self.store.append(conn, new_events, expected_version=0)
         return Accepted(complaint_id, code, secret, event.occurred_at)
 
     # --- posts from channels ------------------------------------------------
@@ -237,7 +317,7 @@ class Intake:
         )
         if reading.missing:
             if post.author:
-                row["contact_ciphertext"], row["contact_wrapped_key"] = self.vault.seal(post.author)
+                row["contact_ciphertext"] = self.vault.seal(post_id, post.author)
             conn.execute(channel_posts.insert().values(**row))
             return Receipt("waiting", post_id, missing=reading.missing)
         conn.execute(channel_posts.insert().values(**row))
@@ -269,30 +349,81 @@ class Intake:
             if not kind or not kelurahan:
                 raise PostProblem(f"post {post_id} still needs " + " and ".join(
                     n for n, v in (("--kind", kind), ("--kelurahan", kelurahan)) if not v))
-            sealed = (row.contact_ciphertext, row.contact_wrapped_key) if row.contact_ciphertext else None
+            complaint_id = str(uuid.uuid4())
+            if row.contact_ciphertext:
+                self.vault.copy(post_id, complaint_id)
             post = Post(row.channel, row.source_id, row.text, row.source_url, posted_at=row.posted_at)
-            accepted = self._record(conn, posts.submission(post, kind, kelurahan), sealed)
+            accepted = self._record(conn, posts.submission(post, kind, kelurahan), row.contact_ciphertext,
+                                    complaint_id)
             reasons = {**json.loads(row.reasons), "completed": "by an operator"}
             conn.execute(
                 channel_posts.update().where(channel_posts.c.post_id == post_id).values(
                     complaint_id=accepted.complaint_id, kind=kind, kelurahan=kelurahan,
                     reasons=json.dumps(reasons, ensure_ascii=False),
-                    contact_ciphertext=None, contact_wrapped_key=None,
+                    contact_ciphertext=None,
                 )
             )
+        self.vault.destroy(post_id)  # the key now lives under the complaint's id
         return accepted
 
     def contact(self, complaint_id: str) -> dict[str, str] | None:
         """The reporter's contact data, or None when there is none or it was erased."""
         with self.store.engine.connect() as conn:
+            ciphertext = conn.execute(
+                sa.select(contacts.c.ciphertext).where(contacts.c.complaint_id == complaint_id)
+            ).scalar()
+        return None if ciphertext is None else self.vault.open(complaint_id, ciphertext)
+
+    def find(self, tracking_code: str) -> str | None:
+        """The complaint id of a tracking code."""
+        with self.store.engine.connect() as conn:
+            return conn.execute(
+                sa.select(complaints.c.complaint_id).where(complaints.c.tracking_code == tracking_code)
+            ).scalar()
+
+    def erase(self, tracking_code: str) -> Erasure:
+        """Erase the reporter's contact data of a complaint, for good, and record that it was.
+
+        The key goes first: once it is destroyed the data is gone, whatever
+        happens next. Safe to re-run: a run that stopped before recording
+        the erasure records it the next time.
+        """
+        complaint_id = self.find(tracking_code)
+        if complaint_id is None:
+            raise LookupError(tracking_code)
+        with self.store.engine.connect() as conn:
+            held = conn.execute(
+                sa.select(contacts.c.complaint_id).where(contacts.c.complaint_id == complaint_id)
+            ).first() is not None
+        if not held:
+            return Erasure(tracking_code, None)
+        self.vault.destroy(complaint_id)
+        with self.store.write() as conn:
+            conn.execute(contacts.delete().where(contacts.c.complaint_id == complaint_id))
+            (recorded,) = self.store.append(conn, [domain.contact_erased(complaint_id, tracking_code)])
+        return Erasure(tracking_code, recorded)
+
+    def photo(self, photo_id: str) -> StoredPhoto | None:
+        """A photo as served publicly; never one of a confidential complaint."""
+        with self.store.engine.connect() as conn:
             row = conn.execute(
-                sa.select(contacts.c.ciphertext, contact_keys.c.wrapped_key)
-                .select_from(contacts.join(contact_keys, contacts.c.complaint_id == contact_keys.c.complaint_id))
-                .where(contacts.c.complaint_id == complaint_id)
+                sa.select(photos.c.data, photos.c.content_type)
+                .where(photos.c.photo_id == photo_id, photos.c.listed.is_(True))
             ).first()
-        if row is None:
-            return None
-        try:
-            return self.vault.open(row.ciphertext, row.wrapped_key)
-        except InvalidToken:
-            return None
+        return StoredPhoto(row.data, row.content_type) if row else None
+
+    # --- Open311 clients ---------------------------------------------------------------
+
+    def issue_api_key(self, client: str) -> str:
+        key = "o311_" + secrets.token_urlsafe(24)
+        with self.store.write() as conn:
+            conn.execute(api_keys.insert().values(key_hash=_key_hash(key), client=client, created_at=utc_now()))
+        return key
+
+    def api_client(self, key: str) -> str | None:
+        with self.store.engine.connect() as conn:
+            return conn.execute(sa.select(api_keys.c.client).where(api_keys.c.key_hash == _key_hash(key))).scalar()
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.strip().encode("utf-8")).hexdigest()

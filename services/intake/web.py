@@ -3,23 +3,37 @@
 It writes to intake's own store directly (event + outbox in one commit), so
 a complaint is accepted even while RabbitMQ is down; the relay publishes it
 when the broker is back.
+
+- ``POST /api/complaints``: the JSON API.
+- ``/lapor``: the submission form (works without JavaScript) and, after a
+  successful POST, the confirmation with the tracking code and the
+  reporter's secret (shown once, never stored in clear, never cached).
+- ``/api/intake/photos/{id}``: a photo as stored, metadata stripped.
+- ``/api/intake/open311/requests``: Open311 posts, forwarded by publicview.
+- ``/api/intake/meta``, ``/api/intake/channels/{channel}``: social-media
+  webhooks; each post becomes a complaint once.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from pathlib import Path
+from typing import Any
 
 from marshmallow import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from kesah import config, http, reference
+from kesah import config, http, pages, reference
 
-from . import domain
+from . import domain, open311, photos
 from .channels import Adapter, Malformed, Unauthenticated, meta
 from .channels.signed import SignedWebhook
 from .schemas import SUBMISSION, canonical_kelurahan
@@ -29,9 +43,13 @@ log = logging.getLogger("kesah.intake")
 
 # Meta batches up to 1,000 changes in one notification.
 WEBHOOK_MAX_BYTES = 4 * 1024 * 1024
+HERE = Path(__file__).parent
+FORM_FIELDS = ("kind", "title", "body", "kelurahan", "address", "visibility", "name", "phone", "email")
+FORM_OVERHEAD = 64 * 1024  # room for the text fields beside the photo
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def submission_from(data: dict) -> domain.Submission:
+def submission_from(data: dict, channel: str = "web") -> domain.Submission:
     kelurahan = canonical_kelurahan(data["kelurahan"])
     assert kelurahan is not None  # the schema checked it
     return domain.Submission(
@@ -42,14 +60,46 @@ def submission_from(data: dict) -> domain.Submission:
         kecamatan=reference.load().kelurahan[kelurahan],
         address=(data.get("address") or "").strip(),
         visibility=data["visibility"],
-        channel="web",
+        channel=channel,
         reporter={k: v.strip() for k, v in (data.get("reporter") or {}).items() if v and v.strip()},
     )
+
+
+def form_errors(messages: dict[str, Any]) -> dict[str, list[str]]:
+    """The schema's errors by form field; the reporter's nested ones flattened."""
+    errors: dict[str, list[str]] = {}
+    for field, value in messages.items():
+        if field == "reporter" and isinstance(value, dict):
+            errors.update({k: list(v) for k, v in value.items()})
+        elif field == "reporter":
+            errors["contact"] = list(value)
+        else:
+            errors[field] = list(value) if isinstance(value, list) else [str(value)]
+    return errors
+
+
+def form_data(values: dict[str, str]) -> dict[str, Any]:
+    """A form's strings as the submission schema takes them: empty optional fields are absent."""
+    data: dict[str, Any] = {k: values[k] for k in ("kind", "title", "body", "kelurahan")}
+    data["address"] = values["address"]
+    data["visibility"] = values["visibility"] or "public"
+    reporter = {k: values[k].strip() for k in ("name", "phone", "email") if values[k].strip()}
+    if reporter:
+        data["reporter"] = reporter
+    return data
 
 
 def create_app(settings: config.Settings | None = None, intake: Intake | None = None) -> Starlette:
     settings = settings or config.load()
     intake = intake or Intake.open(settings)
+    ref = reference.load()
+    templates = pages.templates(HERE / "templates", KECAMATAN=ref.kecamatan,
+                                PHOTO_TYPES=photos.ACCEPTED_TYPES,
+                                PHOTO_LIMIT=photos.megabytes(settings.photo_max_bytes))
+
+    def form(request: Request, values: dict[str, str], errors: dict[str, list[str]], status_code: int) -> Response:
+        return templates.TemplateResponse(request, "lapor.html", {"values": values, "errors": errors},
+                                          status_code=status_code)
 
     async def submit(request: Request) -> JSONResponse:
         data = await http.read_json(request)
@@ -68,6 +118,78 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
             },
             status_code=201,
             headers={"location": f"/api/complaints/{accepted.tracking_code}"},
+        )
+
+    async def form_page(request: Request) -> Response:
+        if request.method == "GET":
+            return form(request, {k: "" for k in FORM_FIELDS} | {"visibility": "public"}, {}, 200)
+        empty = {k: "" for k in FORM_FIELDS} | {"visibility": "public"}
+        length = request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > settings.photo_max_bytes + FORM_OVERHEAD:
+            message = (f"Kiriman terlalu besar: foto paling besar {photos.megabytes(settings.photo_max_bytes)}. "
+                       "Aduan belum terkirim; silakan isi ulang dengan foto yang lebih kecil.")
+            return form(request, empty, {"form": [message]}, 413)
+        try:
+            submitted = await request.form(max_files=1, max_fields=30, max_part_size=FORM_OVERHEAD)
+        except HTTPException:
+            return form(request, empty, {"form": ["Isian formulir tidak dapat dibaca. Silakan isi ulang."]}, 400)
+        values = {k: v if isinstance(v := submitted.get(k), str) else "" for k in FORM_FIELDS}
+        errors: dict[str, list[str]] = {}
+        loaded: dict[str, Any] = {}
+        try:
+            loaded = SUBMISSION.load(form_data(values))
+        except ValidationError as exc:
+            errors = form_errors(exc.messages)  # type: ignore[arg-type]
+        photo = None
+        upload = submitted.get("photo")
+        if isinstance(upload, UploadFile) and upload.filename:
+            raw = await upload.read(settings.photo_max_bytes + 1)
+            try:
+                photo = await run_in_threadpool(photos.clean, raw, settings.photo_max_bytes)
+            except photos.PhotoRejected as exc:
+                errors["photo"] = [str(exc)]
+            if errors and "photo" not in errors:
+                errors["photo"] = ["Pilih foto Anda sekali lagi: demi keamanan, foto tidak disimpan sebelum aduan terkirim."]
+        await submitted.close()
+        if errors:
+            return form(request, values, errors, 422)
+        accepted = await run_in_threadpool(intake.submit, submission_from(loaded), photo)
+        return templates.TemplateResponse(
+            request, "terkirim.html",
+            {"accepted": accepted, "visibility": loaded["visibility"], "photo": photo is not None},
+            status_code=201,
+            headers={"cache-control": "no-store", "location": f"/aduan/{accepted.tracking_code}"},
+        )
+
+    async def photo(request: Request) -> Response:
+        photo_id = request.path_params["photo_id"]
+        stored = await run_in_threadpool(intake.photo, photo_id) if UUID_RE.match(photo_id) else None
+        if stored is None:
+            raise http.ApiError(404, "Foto tidak ditemukan.")
+        return Response(stored.data, media_type=stored.content_type,
+                        headers={"cache-control": "public, max-age=31536000, immutable"})
+
+    async def open311_request(request: Request) -> JSONResponse:
+        params = await http.read_json(request)
+        if not isinstance(params, dict):
+            raise http.ApiError(400, "Data harus berupa objek JSON.")
+        key = params.get("api_key") if isinstance(params.get("api_key"), str) else ""
+        if not key or await run_in_threadpool(intake.api_client, key) is None:
+            return _open311_error(403, "api_key tidak ada atau tidak dikenal; mintalah kepada Diskominfo Kota Bontang.")
+        try:
+            data = open311.submission_data(params)
+        except open311.Refused as exc:
+            return _open311_error(exc.status, exc.description)
+        try:
+            loaded = SUBMISSION.load(data)
+        except ValidationError as exc:
+            return JSONResponse({"errors": open311.errors_from(exc.messages)}, status_code=400)  # type: ignore[arg-type]
+        accepted = await run_in_threadpool(intake.submit, submission_from(loaded, channel="open311"))
+        return JSONResponse(
+            {"service_request_id": accepted.tracking_code,
+             "service_notice": f"Aduan diterima. Lacak di /aduan/{accepted.tracking_code}.",
+             "account_id": None},
+            status_code=201,
         )
 
     async def deliver(request: Request, adapter: Adapter) -> JSONResponse:
@@ -118,11 +240,18 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
     app = http.create_app(
         [
             Route("/api/complaints", submit, methods=["POST"]),
+            Route("/lapor", form_page, methods=["GET", "POST"]),
+            Route("/api/intake/photos/{photo_id}", photo),
+            Route("/api/intake/open311/requests", open311_request, methods=["POST"]),
             Route("/api/intake/meta", meta_webhook, methods=["GET", "POST"]),
             Route("/api/intake/channels/{channel}", channel_webhook, methods=["POST"]),
         ],
-        checks={"store": http.database_check(intake.store.engine)},
+        checks={"store": http.database_check(intake.store.engine),
+                "contact vault": http.database_check(intake.vault.engine)},
     )
     app.state.intake = intake
     return app
 
+
+def _open311_error(status: int, description: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"code": status, "description": description}]}, status_code=status)

@@ -20,9 +20,11 @@ from kesah.contracts import RecordedEvent, utc_now
 from kesah.eventstore import event_columns, event_to_row, row_to_event
 from kesah.signing import Keyring
 
-from . import projections
+from . import listing, projections
 
-metadata = sa.MetaData()
+# The full-text index is made by raw DDL in the migrations (FTS5 on SQLite,
+# tsvector on PostgreSQL): not portable, so not in the MetaData.
+metadata = sa.MetaData(info={"unmanaged_tables": ("complaint_search",)})
 
 journal = sa.Table(
     "journal",
@@ -59,6 +61,20 @@ checkpoint = sa.Table(
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
 )
+
+# The owners' log heads as last asked (by the service's timer), to show lag.
+source_heads = sa.Table(
+    "source_heads",
+    metadata,
+    sa.Column("source", sa.String(40), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("checked_at", sa.String(40), nullable=False),
+)
+
+# Full-text search over public complaints (table complaint_search, see the
+# migrations): Indonesian stemming on PostgreSQL ("berlubang" finds "lubang").
+PG_TEXT_CONFIG = "indonesian"
 
 PROJECTION = "complaints"
 
@@ -117,6 +133,29 @@ class PublicView:
             return
         conn.execute(complaints.delete().where(complaints.c.complaint_id == doc["complaint_id"]))
         conn.execute(complaints.insert().values(**complaint_row(doc)))
+        self._index(conn, doc)
+
+    def _index(self, conn: Connection, doc: dict[str, Any]) -> None:
+        """Keep the complaint's search entry in step; a confidential one has none."""
+        complaint_id = doc["complaint_id"]
+        text = listing.search_text(doc) if doc["visibility"] != "confidential" else ""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("DELETE FROM complaint_search WHERE complaint_id = :id"), {"id": complaint_id})
+            if text:
+                conn.execute(
+                    sa.text(f"INSERT INTO complaint_search (complaint_id, tsv) "
+                            f"VALUES (:id, to_tsvector('{PG_TEXT_CONFIG}', :text))"),
+                    {"id": complaint_id, "text": text},
+                )
+            return
+        # FTS5 deletes by rowid cheaply; derive a stable one from the id (60 bits of a UUID).
+        rowid = int(complaint_id.replace("-", "")[:15], 16)
+        conn.execute(sa.text("DELETE FROM complaint_search WHERE rowid = :rowid"), {"rowid": rowid})
+        if text:
+            conn.execute(
+                sa.text("INSERT INTO complaint_search (rowid, complaint_id, text) VALUES (:rowid, :id, :text)"),
+                {"rowid": rowid, "id": complaint_id, "text": text},
+            )
 
     def _set_checkpoint(self, conn: Connection, seq: int) -> None:
         updated = conn.execute(checkpoint.update().where(checkpoint.c.name == PROJECTION).values(seq=seq))
@@ -142,6 +181,140 @@ class PublicView:
                 .limit(limit)
             ).scalars()
             return [json.loads(d) for d in rows]
+
+    def _conditions(self, conn: Connection, query: listing.Query) -> list[Any]:
+        c = complaints.c
+        conditions: list[Any] = [c.visibility != "confidential"]
+        if query.codes:
+            conditions.append(c.tracking_code.in_(query.codes))
+        if query.kinds:
+            conditions.append(c.kind.in_(query.kinds))
+        if query.kelurahan:
+            conditions.append(c.kelurahan == query.kelurahan)
+        if query.agency:
+            conditions.append(c.agency_id == query.agency)
+        if query.statuses:
+            conditions.append(c.status.in_(query.statuses))
+        if query.statuses_not:
+            conditions.append(c.status.not_in(query.statuses_not))
+        if query.submitted_from:
+            conditions.append(c.submitted_at >= query.submitted_from)
+        if query.submitted_before:
+            conditions.append(c.submitted_at < query.submitted_before)
+        terms = listing.search_terms(query.text)
+        if terms:
+            # Terms are letters and digits only, so they cannot be query syntax.
+            if conn.dialect.name == "postgresql":
+                match = sa.text(
+                    "complaints.complaint_id IN (SELECT complaint_id FROM complaint_search "
+                    f"WHERE tsv @@ to_tsquery('{PG_TEXT_CONFIG}', :terms))"
+                ).bindparams(terms=" & ".join(f"{t}:*" for t in terms))
+            else:
+                match = sa.text(
+                    "complaints.complaint_id IN (SELECT complaint_id FROM complaint_search "
+                    "WHERE complaint_search MATCH :terms)"
+                ).bindparams(terms=" ".join(f'"{t}"*' for t in terms))
+            conditions.append(match)
+        return conditions
+
+    def find(self, query: listing.Query, offset: int = 0, limit: int = listing.PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
+        """Public complaints matching the query, newest first, and how many match in all."""
+        with self.engine.connect() as conn:
+            conditions = self._conditions(conn, query)
+            total = conn.execute(sa.select(sa.func.count()).select_from(complaints).where(*conditions)).scalar()
+            rows = conn.execute(
+                sa.select(complaints.c.document)
+                .where(*conditions)
+                .order_by(complaints.c.submitted_at.desc(), complaints.c.tracking_code)
+                .offset(offset)
+                .limit(limit)
+            ).scalars()
+            return [json.loads(d) for d in rows], int(total or 0)
+
+    def public_documents(self, page: int = 500) -> Iterator[dict[str, Any]]:
+        """Every listed complaint (confidential ones are not), by tracking code, a page at a time."""
+        after = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(complaints.c.tracking_code, complaints.c.document)
+                    .where(complaints.c.visibility != "confidential", complaints.c.tracking_code > after)
+                    .order_by(complaints.c.tracking_code)
+                    .limit(page)
+                ).all()
+            for row in rows:
+                yield json.loads(row.document)
+            if len(rows) < page:
+                return
+            after = rows[-1].tracking_code
+
+    def public_events(self, page: int = 1000) -> Iterator[tuple[RecordedEvent, bool]]:
+        """The journal by source and position, each event with whether its payload must be
+        withheld: it belongs to a complaint the public may not read (confidential, or whose
+        submission has not arrived yet, so its visibility is unknown)."""
+        with self.engine.connect() as conn:
+            visibility = dict(conn.execute(sa.select(complaints.c.complaint_id, complaints.c.visibility)).all())
+        after: tuple[str, int] = ("", 0)
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(journal)
+                    .where(sa.tuple_(journal.c.source, journal.c.position) > sa.tuple_(*after))
+                    .order_by(journal.c.source, journal.c.position)
+                    .limit(page)
+                ).all()
+            for row in rows:
+                event = row_to_event(row)
+                known = visibility.get(event.correlation_id)
+                about_complaint = "complaint_id" in event.payload
+                hidden = known == "confidential" or (known is None and about_complaint)
+                yield event, hidden
+            if len(rows) < page:
+                return
+            after = (rows[-1].source, rows[-1].position)
+
+    def record_source_head(self, source: str, position: int, hash_: str) -> None:
+        with database.writing(self.engine) as conn:
+            conn.execute(source_heads.delete().where(source_heads.c.source == source))
+            conn.execute(source_heads.insert().values(source=source, position=position, hash=hash_,
+                                                      checked_at=utc_now()))
+
+    def freshness(self) -> dict[str, Any]:
+        """How current the public view is: per source, the log head as last asked and what
+        the journal holds; the projection's checkpoint; when the last event arrived."""
+        with self.engine.connect() as conn:
+            received = {
+                r.source: (int(r.count), int(r.highest))
+                for r in conn.execute(
+                    sa.select(journal.c.source, sa.func.count().label("count"),
+                              sa.func.max(journal.c.position).label("highest")).group_by(journal.c.source)
+                )
+            }
+            heads = {r.source: r for r in conn.execute(sa.select(source_heads))}
+            last = conn.execute(sa.select(sa.func.max(journal.c.received_at))).scalar()
+            projected = conn.execute(
+                sa.select(checkpoint.c.seq).where(checkpoint.c.name == PROJECTION)
+            ).scalar()
+            journal_head = self._journal_head(conn)
+        sources = []
+        for source in sorted(set(received) | set(heads) | set(config.OWNERS)):
+            count, highest = received.get(source, (0, 0))
+            head = heads.get(source)
+            sources.append({
+                "source": source,
+                "head": int(head.position) if head else None,
+                "checked_at": head.checked_at if head else None,
+                "received": count,
+                "highest_received": highest,
+                "lag": max(0, int(head.position) - count) if head else None,
+            })
+        return {
+            "sources": sources,
+            "journal": journal_head,
+            "checkpoint": int(projected or 0),
+            "projection_lag": journal_head - int(projected or 0),
+            "last_received_at": last,
+        }
 
     def checkpoint(self) -> int:
         with self.engine.connect() as conn:

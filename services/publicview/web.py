@@ -1,116 +1,198 @@
-"""publicview's HTTP face: what citizens see. Reads only publicview's own database."""
+"""publicview's HTTP face: what citizens see. Reads only publicview's own database.
+
+Pages (Bahasa Indonesia, no JavaScript): home, list with filters and
+full-text search, a complaint with its timeline and answers, tracking by
+code, per-agency statistics with SVG charts, data freshness, open data.
+Also the JSON API of one complaint and Open311 GeoReport v2. The form that
+submits a complaint belongs to intake (``/lapor``): only intake accepts
+complaints and knows the reporter's secret.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from kesah import config, http
+from kesah import config, http, pages, reference
 
-from .projections import CHANNEL_LABELS, KIND_LABELS, STATUS_LABELS
+from . import charts, listing, open311, opendata, statistics
+from .projections import CHANNEL_LABELS, STATUS_LABELS
 from .store import PublicView
 
 HERE = Path(__file__).parent
-WITA = dt.timezone(dt.timedelta(hours=8))
-MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-          "September", "Oktober", "November", "Desember")
+RECENT = 10
 
 
-def tanggal(iso: str | None, with_time: bool = True) -> str:
-    """An ISO timestamp (UTC) as Bontang reads it: 25 November 2026 14.05 WITA."""
-    if not iso:
-        return ""
-    if len(iso) == 10:
-        day = dt.date.fromisoformat(iso)
-        return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-    moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(WITA)
-    text = f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
-    return f"{text} {moment:%H.%M} WITA" if with_time else text
-
-
-def public_json(doc: dict[str, Any]) -> dict[str, Any]:
-    """The JSON API's shape of a complaint."""
-    if doc["visibility"] == "confidential":
-        return {
-            "tracking_code": doc["tracking_code"],
-            "visibility": "confidential",
-            "message": "Aduan ini bersifat rahasia; isinya tidak ditampilkan untuk umum.",
-            "submitted_at": doc["submitted_at"],
-        }
-    return {
-        "tracking_code": doc["tracking_code"],
-        "kind": doc["kind"],
-        "title": doc["title"],
-        "body": doc["body"],
-        "kelurahan": doc["kelurahan"],
-        "kecamatan": doc["kecamatan"],
-        "address": doc["address"],
-        "channel": doc["channel"],
-        "visibility": doc["visibility"],
-        "status": doc["status"],
-        "agency": doc["agency"],
-        "due_date": doc["due_date"],
-        "overdue": doc.get("overdue", False),
-        "rejection_reason": doc.get("rejection_reason"),
-        "reopened": doc.get("reopened", False),
-        "responses": doc["responses"],
-        "timeline": doc["timeline"],
-        "submitted_at": doc["submitted_at"],
-        "updated_at": doc["updated_at"],
-    }
+def statistics_charts(summary: statistics.Summary) -> list[Any]:
+    rows = summary.agencies
+    return [
+        charts.bar_chart(
+            "grafik-jumlah", "Jumlah aduan per instansi",
+            "Banyaknya aduan publik yang diteruskan ke tiap instansi.",
+            [charts.Bar(r.name, r.complaints, str(r.complaints)) for r in rows],
+        ),
+        charts.bar_chart(
+            "grafik-dijawab", "Persentase aduan yang sudah dijawab",
+            "Bagian aduan tiap instansi yang sudah mendapat jawaban.",
+            [charts.Bar(r.name, 100 * r.answered_share, f"{100 * r.answered_share:.0f}%") for r in rows],
+            max_value=100,
+        ),
+        charts.bar_chart(
+            "grafik-waktu", "Median waktu sampai dijawab",
+            "Nilai tengah waktu dari aduan masuk sampai jawaban pertama instansi, dalam hari.",
+            [charts.Bar(r.name, r.median_days_to_answer or 0, statistics.duration(r.median_days_to_answer))
+             for r in rows],
+        ),
+    ]
 
 
 def create_app(settings: config.Settings | None = None, view: PublicView | None = None) -> Starlette:
     settings = settings or config.load()
     view = view or PublicView.open(settings)
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters["tanggal"] = tanggal
-    templates.env.globals.update(KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS)
+    ref = reference.load()
+    templates = pages.templates(HERE / "templates", STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
+                                AGENCIES=ref.agencies, KECAMATAN=ref.kecamatan)
+    templates.env.filters["durasi"] = statistics.duration
+    stats_cache: dict[str, Any] = {}
+
+    def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+        return templates.TemplateResponse(request, name, context, status_code=status_code)
 
     async def home(request: Request) -> Response:
-        recent = await run_in_threadpool(view.recent, 20)
-        return templates.TemplateResponse(request, "home.html", {"complaints": recent})
+        recent, total = await run_in_threadpool(view.find, listing.Query(), 0, RECENT)
+        return page(request, "home.html", {"complaints": recent, "total": total})
+
+    async def complaint_list(request: Request) -> Response:
+        asked = listing.from_params(request.query_params, STATUS_LABELS)
+        offset = (asked.page - 1) * listing.PAGE_SIZE
+        found, total = await run_in_threadpool(view.find, asked.query, offset, listing.PAGE_SIZE)
+        pages_total = max(1, math.ceil(total / listing.PAGE_SIZE))
+        base = {k: v for k, v in asked.values.items() if v}
+        return page(request, "list.html", {
+            "complaints": found, "total": total, "asked": asked, "values": asked.values,
+            "page": asked.page, "pages": pages_total,
+            "prev_query": {**base, "halaman": asked.page - 1} if asked.page > 1 else None,
+            "next_query": {**base, "halaman": asked.page + 1} if asked.page < pages_total else None,
+        })
 
     async def complaint_page(request: Request) -> Response:
-        code = request.path_params["code"].upper()
-        doc = await run_in_threadpool(view.complaint, code)
+        code = listing.tracking_code(request.path_params["code"])
+        doc = await run_in_threadpool(view.complaint, code) if code else None
         if doc is None:
             raise HTTPException(404)
-        return templates.TemplateResponse(request, "complaint.html", {"c": doc})
+        if code != request.path_params["code"]:
+            return RedirectResponse(f"/aduan/{code}", status_code=301)
+        return page(request, "complaint.html", {"c": doc})
+
+    async def track(request: Request) -> Response:
+        typed = (request.query_params.get("kode") or "").strip()
+        if not typed:
+            return page(request, "track.html", {"typed": "", "error": None})
+        code = listing.tracking_code(typed)
+        if code is None:
+            error = "Kode aduan terdiri dari 8 huruf dan angka, misalnya KJ4M-X7PA."
+        elif await run_in_threadpool(view.complaint, code) is None:
+            error = f"Aduan dengan kode {code} tidak ditemukan. Periksa kembali kodenya."
+        else:
+            return RedirectResponse(f"/aduan/{code}", status_code=303)
+        return page(request, "track.html", {"typed": typed, "error": error}, status_code=404 if code else 400)
+
+    def summary() -> statistics.Summary:
+        key = f"{view.checkpoint()}@{pages.local_today()}"
+        if stats_cache.get("key") != key:
+            stats_cache.update(key=key, value=statistics.summarize(view.public_documents(), pages.local_today()))
+        return stats_cache["value"]
+
+    async def statistics_page(request: Request) -> Response:
+        result = await run_in_threadpool(summary)
+        return page(request, "statistics.html", {"s": result, "charts": statistics_charts(result)})
+
+    async def status_page(request: Request) -> Response:
+        fresh = await run_in_threadpool(view.freshness)
+        return page(request, "status.html", {"f": fresh})
+
+    async def status_api(request: Request) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(view.freshness))
+
+    async def data_page(request: Request) -> Response:
+        return page(request, "data.html", {"complaint_fields": opendata.COMPLAINT_FIELDS,
+                                           "event_fields": opendata.EVENT_FIELDS})
+
+    def download(lines: Iterator[str], media_type: str, filename: str) -> StreamingResponse:
+        return StreamingResponse(
+            lines, media_type=media_type,
+            headers={"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-cache"},
+        )
+
+    async def complaints_csv(request: Request) -> Response:
+        records = (opendata.complaint_record(d) for d in view.public_documents())
+        return download(opendata.csv_lines(records, opendata.COMPLAINT_FIELDS), "text/csv; charset=utf-8",
+                        "kesah-etam-aduan.csv")
+
+    async def complaints_json(request: Request) -> Response:
+        records = (opendata.public_json(d) for d in view.public_documents())
+        return download(opendata.json_lines(records), "application/json", "kesah-etam-aduan.json")
+
+    async def events_csv(request: Request) -> Response:
+        records = (opendata.event_record(e, hidden) for e, hidden in view.public_events())
+        return download(opendata.csv_lines(records, opendata.EVENT_FIELDS), "text/csv; charset=utf-8",
+                        "kesah-etam-peristiwa.csv")
+
+    async def events_json(request: Request) -> Response:
+        records = (opendata.event_record(e, hidden) for e, hidden in view.public_events())
+        return download(opendata.json_lines(records), "application/json", "kesah-etam-peristiwa.json")
+
+    async def public_keys(request: Request) -> JSONResponse:
+        keys = view.keyring.public_keys() if view.keyring else {}
+        return JSONResponse({"algorithm": "Ed25519", "keys": keys})
 
     async def complaint_api(request: Request) -> JSONResponse:
-        code = request.path_params["code"].upper()
-        doc = await run_in_threadpool(view.complaint, code)
+        code = listing.tracking_code(request.path_params["code"])
+        doc = await run_in_threadpool(view.complaint, code) if code else None
         if doc is None:
             raise http.ApiError(404, "Aduan dengan kode itu tidak ditemukan.")
-        return JSONResponse(public_json(doc))
+        return JSONResponse(opendata.public_json(doc))
 
     async def not_found_or_error(request: Request, exc: Exception) -> Response:
-        if request.url.path.startswith("/api/"):
-            return await http.EXCEPTION_HANDLERS[HTTPException](request, exc)
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 500:
             http.log.exception("unhandled error on %s", request.url.path)
+        if request.url.path.startswith("/open311/"):
+            fmt = "json" if request.url.path.endswith(".json") else "xml"
+            message = "Tidak ditemukan." if status == 404 else http.MESSAGES.get(status, "Kesalahan.")
+            return open311.error(fmt, 400 if status == 500 else status, message)
+        if request.url.path.startswith("/api/"):
+            handler = http.EXCEPTION_HANDLERS[HTTPException if status != 500 else Exception]
+            return await handler(request, exc)
         message = http.MESSAGES.get(status, "Kesalahan.")
-        return templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message}, status_code=status
-        )
+        return page(request, "error.html", {"status": status, "message": message}, status_code=status)
 
     app = http.create_app(
         [
             Route("/", home),
+            Route("/aduan", complaint_list),
             Route("/aduan/{code}", complaint_page),
+            Route("/lacak", track),
+            Route("/statistik", statistics_page),
+            Route("/status", status_page),
+            Route("/data", data_page),
+            Route("/data/aduan.csv", complaints_csv),
+            Route("/data/aduan.json", complaints_json),
+            Route("/data/peristiwa.csv", events_csv),
+            Route("/data/peristiwa.json", events_json),
+            Route("/data/kunci-publik.json", public_keys),
             Route("/api/complaints/{code}", complaint_api),
+            Route("/api/status", status_api),
+            *open311.routes(view, settings.intake_url, STATUS_LABELS),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         checks={"store": http.database_check(view.engine)},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -45,3 +46,23 @@ def make_system(
 @pytest.fixture
 def system(make_system: Callable[..., System]) -> System:
     return make_system().start()
+
+
+@pytest.fixture(scope="module")
+def shared_system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """One started system for all tests of a module: for checks that only read or add."""
+    from tests.support import services
+
+    vhost = services.create_vhost()
+    databases = [f"kesah_test_{uuid.uuid4().hex[:10]}" for _ in SERVICES] if stores_on_postgres() else []
+    for name in databases:
+        services.create_pg_database(name)
+    urls = {s: services.pg_url(d) for s, d in zip(SERVICES, databases)} or None
+    system = System(tmp_path_factory.mktemp("shared-system"), vhost, urls)
+    try:
+        yield system.start()
+    finally:
+        system.close()
+        services.delete_vhost(vhost)
+        for name in databases:
+            services.drop_pg_database(name)

@@ -17,6 +17,10 @@ from kesah.gateway import face_for
         ("/agencyx", "publicview"),
         ("/", "publicview"),
         ("/aduan/ACDE-FHJK", "publicview"),
+        ("/lapor", "intake"),
+        ("/lapor/x", "publicview"),
+        ("/api/intake/photos/7d0c1a3e-0000-4000-8000-000000000001", "intake"),
+        ("/open311/v2/requests.json", "publicview"),
     ],
 )
 def test_paths_go_where_the_ingress_sends_them(path: str, face: str) -> None:
