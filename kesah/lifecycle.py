@@ -86,6 +86,7 @@ class _Fold:
             "awaiting_routing": False,
             "reopened": False,
             "rejection_reason": None,
+            "photo": None,
         }
         if internal:
             self.doc.update(reroute_request=None, last_event_id=None, previous_agencies=[])
@@ -123,6 +124,17 @@ class _Fold:
             submitted_at=event.occurred_at,
         )
         self.step(event, "Aduan diterima.", "diterima")
+
+    def on_PhotoAttached(self, event: RecordedEvent, p: dict[str, Any]) -> None:
+        # Part of the submission, not a step of its life: no timeline entry. The
+        # bytes stay in intake, which serves them (never a confidential complaint's).
+        self.doc["photo"] = {
+            "url": f"/api/intake/photos/{p['photo_id']}",
+            "content_type": p["content_type"],
+            "width": p["width"],
+            "height": p["height"],
+            "sha256": p["sha256"],
+        }
 
     def on_ComplaintClosed(self, event: RecordedEvent, p: dict[str, Any]) -> None:
         self.doc["overdue"] = False

@@ -172,12 +172,13 @@ def service_request(doc: dict[str, Any], base_url: str, status_labels: Mapping[s
     }
 
 
-def _moment(value: str, name: str) -> dt.datetime:
-    """A w3 datetime (with zone) or a date (midnight in Bontang)."""
+def _moment(value: str, name: str, end_of_day: bool = False) -> dt.datetime:
+    """A w3 datetime (with zone) or a date: its first (or last) moment in Bontang."""
     text = value.strip()
     try:
         if len(text) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), WITA)
+            day = dt.date.fromisoformat(text) + dt.timedelta(days=1 if end_of_day else 0)
+            return dt.datetime.combine(day, dt.time(), WITA) - dt.timedelta(microseconds=1 if end_of_day else 0)
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise Open311Error(400, f"{name} harus berformat w3, misalnya 2026-11-01T00:00:00Z.") from None
@@ -203,7 +204,7 @@ def requests_query(params: Mapping[str, str], now: dt.datetime) -> listing.Query
     if wanted - {"open", "closed"}:
         raise Open311Error(400, "status harus open atau closed (boleh keduanya, dipisah koma).")
     start = _moment(params["start_date"], "start_date") if params.get("start_date") else None
-    end = _moment(params["end_date"], "end_date") if params.get("end_date") else None
+    end = _moment(params["end_date"], "end_date", end_of_day=True) if params.get("end_date") else None
     if start is None and end is None:
         end = now
     if start is None:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from kesah import reference
+from kesah.lifecycle import AWAITING_ANSWER, FINAL
 
 NOT_YET_AN_ANSWER = frozenset({"diproses"})
-CLOSED = frozenset({"selesai", "ditolak"})
+CLOSED = frozenset(FINAL)
 
 
 def _moment(iso: str) -> dt.datetime:
@@ -31,12 +32,11 @@ def first_answer_at(doc: dict[str, Any]) -> str | None:
 
 
 def is_overdue(doc: dict[str, Any], today: dt.date) -> bool:
-    if doc.get("overdue") is not None:
-        return bool(doc["overdue"])
-    if doc.get("status") == "overdue" or any(t.get("status") == "overdue" for t in doc.get("timeline") or ()):
+    if doc.get("overdue"):
         return True
+    # The deadline check may not have run yet: the due date decides meanwhile.
     due = doc.get("due_date")
-    if not due or doc.get("status") in CLOSED or first_answer_at(doc):
+    if not due or doc.get("status") not in AWAITING_ANSWER:
         return False
     return dt.date.fromisoformat(due) < today
 

@@ -94,6 +94,29 @@ def complaint_row(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def index_complaint(conn: Connection, doc: dict[str, Any]) -> None:
+    """Keep the complaint's search entry in step; a confidential one has none."""
+    complaint_id = doc["complaint_id"]
+    text = listing.search_text(doc) if doc["visibility"] != "confidential" else ""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("DELETE FROM complaint_search WHERE complaint_id = :id"), {"id": complaint_id})
+        if text:
+            conn.execute(
+                sa.text(f"INSERT INTO complaint_search (complaint_id, tsv) "
+                        f"VALUES (:id, to_tsvector('{PG_TEXT_CONFIG}', :text))"),
+                {"id": complaint_id, "text": text},
+            )
+        return
+    # FTS5 deletes by rowid cheaply; derive a stable one from the id (60 bits of a UUID).
+    rowid = int(complaint_id.replace("-", "")[:15], 16)
+    conn.execute(sa.text("DELETE FROM complaint_search WHERE rowid = :rowid"), {"rowid": rowid})
+    if text:
+        conn.execute(
+            sa.text("INSERT INTO complaint_search (rowid, complaint_id, text) VALUES (:rowid, :id, :text)"),
+            {"rowid": rowid, "id": complaint_id, "text": text},
+        )
+
+
 class PublicView:
     def __init__(self, engine: Engine, keyring: Keyring | None = None) -> None:
         self.engine = engine
@@ -133,29 +156,7 @@ class PublicView:
             return
         conn.execute(complaints.delete().where(complaints.c.complaint_id == doc["complaint_id"]))
         conn.execute(complaints.insert().values(**complaint_row(doc)))
-        self._index(conn, doc)
-
-    def _index(self, conn: Connection, doc: dict[str, Any]) -> None:
-        """Keep the complaint's search entry in step; a confidential one has none."""
-        complaint_id = doc["complaint_id"]
-        text = listing.search_text(doc) if doc["visibility"] != "confidential" else ""
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("DELETE FROM complaint_search WHERE complaint_id = :id"), {"id": complaint_id})
-            if text:
-                conn.execute(
-                    sa.text(f"INSERT INTO complaint_search (complaint_id, tsv) "
-                            f"VALUES (:id, to_tsvector('{PG_TEXT_CONFIG}', :text))"),
-                    {"id": complaint_id, "text": text},
-                )
-            return
-        # FTS5 deletes by rowid cheaply; derive a stable one from the id (60 bits of a UUID).
-        rowid = int(complaint_id.replace("-", "")[:15], 16)
-        conn.execute(sa.text("DELETE FROM complaint_search WHERE rowid = :rowid"), {"rowid": rowid})
-        if text:
-            conn.execute(
-                sa.text("INSERT INTO complaint_search (rowid, complaint_id, text) VALUES (:rowid, :id, :text)"),
-                {"rowid": rowid, "id": complaint_id, "text": text},
-            )
+        index_complaint(conn, doc)
 
     def _set_checkpoint(self, conn: Connection, seq: int) -> None:
         updated = conn.execute(checkpoint.update().where(checkpoint.c.name == PROJECTION).values(seq=seq))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, TiffImagePlugin
+from PIL import Image, ImageDraw, TiffImagePlugin
 
 ARTIST = 0x013B
 GPS_IFD = 0x8825
@@ -12,9 +12,9 @@ GPS_IFD = 0x8825
 
 def jpeg_with_gps(artist: str, size: tuple[int, int] = (640, 480)) -> bytes:
     image = Image.new("RGB", size, (200, 60, 40))
-    for x in range(0, size[0], 40):  # some structure, so it is not a flat colour
-        for y in range(size[1]):
-            image.putpixel((x, y), (20, 20, 20))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, size[0], 40):  # dark stripes 10 pixels wide at x = 0, 40, 80, ...
+        draw.rectangle((x, 0, x + 9, size[1]), fill=(20, 20, 20))
     exif = Image.Exif()
     exif[ARTIST] = artist
     exif[0x010F] = "KameraMerek"  # Make

@@ -94,11 +94,10 @@ def test_the_submitted_event_carries_no_contact_data() -> None:
 def test_the_contact_vault_seals_each_complaint_under_its_own_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from cryptography.fernet import Fernet
 
-    from kesah import database
-    from services.intake.store import vault_metadata
+    from kesah import database, schema
 
     engine = database.create_engine(f"sqlite:///{tmp_path / 'vault.db'}")
-    database.create_all(engine, vault_metadata)
+    schema.prepare(engine, "contactvault")
     vault = ContactVault(Fernet.generate_key(), engine)
     one, two = "c0ffee00-0000-4000-8000-000000000001", "c0ffee00-0000-4000-8000-000000000002"
     sealed_one = vault.seal(one, {"name": "Budi"})
