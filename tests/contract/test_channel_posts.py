@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from kesah import database, signing
+from kesah import database, schema, signing
 from kesah.eventstore import EventStore, events
 from services.intake.channels import Post
 from services.intake.store import ContactVault, Intake, channel_posts
@@ -22,7 +23,13 @@ POSTS = [Post("facebook", f"post-{i}", f"Jln berlubang di Loktuan nomor {i}", au
 def open_intake(url: str) -> Intake:
     store = EventStore(database.create_engine(url), "intake", signing.Signer.generate("intake"))
     store.create_schema()
-    return Intake(store, ContactVault(Fernet.generate_key()))
+    return Intake(store, open_vault())
+
+
+def open_vault() -> ContactVault:
+    engine = database.create_engine(f"sqlite:///{tempfile.mkdtemp(prefix='kesah-vault-')}/vault.db")
+    schema.prepare(engine, "contactvault")
+    return ContactVault(Fernet.generate_key(), engine)
 
 
 def deliver_concurrently(url: str) -> Intake:
