@@ -61,8 +61,13 @@ def init_roles(args: argparse.Namespace) -> int:
     loaded = settings()
     if not loaded.db_admin_url:
         raise CliError("set KESAH_DB_ADMIN_URL to a PostgreSQL role that may create roles and databases")
+    from . import database
+
+    # The contact vault gets a role only when it is on PostgreSQL too (its default is a SQLite file).
+    targets = [s for s in _services(args.target)
+               if not (s == "contactvault" and args.target == "all" and database.is_sqlite(loaded.database_url(s)))]
     try:
-        for line in roles.init_roles(loaded.db_admin_url, loaded, _services(args.target)):
+        for line in roles.init_roles(loaded.db_admin_url, loaded, targets):
             print(line)
     except roles.RoleError as exc:
         raise CliError(str(exc)) from None

@@ -187,6 +187,11 @@ def grant(conn: Connection, components: Sequence[str], role: str) -> None:
         for table in c.metadata().sorted_tables:
             conn.execute(sa.text(f"REVOKE ALL ON {quote(conn, table.name)} FROM {who}"))
             conn.execute(sa.text(f"GRANT {', '.join(privileges(table))} ON {quote(conn, table.name)} TO {who}"))
+        # Tables made by raw DDL (a full-text index) are written like any other.
+        for name in c.metadata().info.get("unmanaged_tables", ()):
+            if conn.execute(sa.text("SELECT to_regclass(:name)"), {"name": name}).scalar() is not None:
+                conn.execute(sa.text(f"REVOKE ALL ON {quote(conn, name)} FROM {who}"))
+                conn.execute(sa.text(f"GRANT {', '.join(DEFAULT_PRIVILEGES)} ON {quote(conn, name)} TO {who}"))
 
 
 def quote(conn: Connection, identifier: str) -> str:

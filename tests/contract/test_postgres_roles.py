@@ -123,6 +123,9 @@ def test_publicview_cannot_touch_the_owners_databases(deployment) -> None:  # ty
             cursor.execute("INSERT INTO checkpoint VALUES ('test', 1)")
             cursor.execute("UPDATE checkpoint SET seq = 2 WHERE name = 'test'")
             cursor.execute("DELETE FROM complaints")
+            # The full-text index is raw DDL, granted all the same.
+            cursor.execute("INSERT INTO complaint_search VALUES ('x', to_tsvector('simple', 'jalan'))")
+            cursor.execute("DELETE FROM complaint_search")
         refused(conn, "DELETE FROM journal")
         refused(conn, "UPDATE journal SET payload = '{}'")
     finally:
