@@ -32,8 +32,13 @@ def default_health_ports(http_port: int) -> dict[str, int]:
     return {name: http_port + 1 + i for i, name in enumerate(WATCHED)}
 
 
+def part(name: str) -> str:
+    """The part a process runs: "routing#2" is a second routing worker (a replica, as in a pod)."""
+    return name.partition("#")[0]
+
+
 def command(name: str) -> list[str]:
-    return [sys.executable, "-m", "kesah", "serve", name]
+    return [sys.executable, "-m", "kesah", "serve", part(name)]
 
 
 class Supervisor:
@@ -51,6 +56,7 @@ class Supervisor:
         self.names = list(names)
         self.log_dir = log_dir
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.started: list[str] = []  # every name ever started, in order
         self._logs: dict[str, IO[bytes]] = {}
         self.stopping = False
 
@@ -66,6 +72,8 @@ class Supervisor:
             env = dict(self.env)
             if n in self.health_ports:
                 env["KESAH_HEALTH_PORT"] = str(self.health_ports[n])
+            if n not in self.started:
+                self.started.append(n)
             self.children[n] = subprocess.Popen(
                 command(n), env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,

@@ -26,8 +26,10 @@ def make_system(
 ) -> Iterator[Callable[..., System]]:
     made: list[System] = []
 
-    def make(**kwargs) -> System:  # type: ignore[no-untyped-def]
-        urls = {s: make_pg_database() for s in SERVICES} if stores_on_postgres() else None
+    def make(postgres: bool | None = None, **kwargs) -> System:  # type: ignore[no-untyped-def]
+        """A System; ``postgres=True`` puts its stores on PostgreSQL whatever KESAH_TEST_STORES says."""
+        on_postgres = stores_on_postgres() if postgres is None else postgres
+        urls = {s: make_pg_database() for s in SERVICES} if on_postgres else None
         system = System(tmp_path / f"system{len(made)}", make_vhost(), urls, **kwargs)
         made.append(system)
         return system
@@ -37,7 +39,7 @@ def make_system(
     for system in made:
         system.close()
         if failed is not None and failed.failed:
-            for name in ("intake", "routing", "responses", "publicview", "relay", "web"):
+            for name in system.supervisor.started:
                 tail = system.logs(name)[-3000:]
                 if tail:
                     print(f"\n----- {name} log (tail) -----\n{tail}")

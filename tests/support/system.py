@@ -84,7 +84,10 @@ class System:
     # --- processes ------------------------------------------------------------
 
     def start(self, *names: str) -> "System":
+        """Start parts; "routing#2" starts a second routing worker beside the first."""
         for name in names or devserver.PROCESSES:
+            if devserver.part(name) in devserver.WATCHED and name not in self.health_ports:
+                self.health_ports[name] = self.supervisor.health_ports[name] = free_port()
             self.supervisor.start(name)
         if not names or "web" in names:
             wait_until(self._healthy, 30, "the web face to answer /healthz")
