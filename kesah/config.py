@@ -41,7 +41,7 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_RELAY_BATCH": ("500", "events the outbox relay publishes per confirm round"),
     "KESAH_RELAY_IDLE_SECONDS": ("0.05", "how long the relay sleeps when the outbox is empty"),
     "KESAH_MAX_WORKERS": ("10", "concurrent handlers per nameko service"),
-    "KESAH_DELIVERY_LIMIT": ("5", "deliveries of one message before it is dead-lettered"),
+    "KESAH_DELIVERY_LIMIT": ("10", "deliveries of one message before it is dead-lettered"),
     "KESAH_LOG_LEVEL": ("INFO", "log level"),
     "KESAH_HEALTH_PORT": ("8081", "port of the /healthz, /readyz, /metrics server of a worker or the relay"),
     "KESAH_VERIFY_INTERVAL": ("60", "seconds between a running service's checks of its own log"),

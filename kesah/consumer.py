@@ -20,6 +20,7 @@ import json
 import logging
 from typing import Any
 
+import eventlet
 from nameko.amqp.publish import Publisher
 from nameko.messaging import Consumer
 
@@ -58,7 +59,7 @@ class Inbox(Consumer):
 
     def setup(self) -> None:
         config = self.container.config
-        self.queue = broker.kombu_inbox(self.consumer, config.get("DELIVERY_LIMIT", 5))
+        self.queue = broker.kombu_inbox(self.consumer, config.get("DELIVERY_LIMIT", 10))
         self.dead_letters = Publisher(config["AMQP_URI"])
         super().setup()
 
@@ -77,7 +78,29 @@ class Inbox(Consumer):
                 declare=[],
             )
             exc_info = None
+        elif exc_info is not None and transient(exc_info[1]):
+            # The database is away (restarting, out of connections): requeueing at
+            # once would burn the delivery limit in a second and dead-letter a
+            # good event. Wait, longer each time; the worker slot held meanwhile
+            # is the back-pressure.
+            deliveries = int((message.headers or {}).get("x-delivery-count") or 0)
+            pause = min(2.0 ** deliveries, MAX_BACKOFF_SECONDS)
+            log.warning("%s: %s; retrying %s in %.0fs", self.consumer, exc_info[1].__class__.__name__,
+                        message.properties.get("message_id"), pause)
+            eventlet.sleep(pause)
         super().handle_message_processed(message, result, exc_info)
+
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def transient(exc: BaseException) -> bool:
+    """Errors of the infrastructure, not of the event: worth waiting out."""
+    from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
+
+    if isinstance(exc, (OperationalError, PoolTimeout, ConnectionError, TimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 inbox = Inbox.decorator

@@ -59,7 +59,9 @@ def create_engine(url: str, *, durable: bool = True) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg2")
-        return sa.create_engine(parsed, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        # A server has a connection limit shared by every process of every
+        # service: keep two open per engine, borrow more only in bursts.
+        return sa.create_engine(parsed, pool_size=2, max_overflow=6, pool_pre_ping=True)
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}: use sqlite:/// or postgresql://")
 
 

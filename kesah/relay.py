@@ -99,7 +99,7 @@ class Relay:
         *,
         batch: int = 500,
         idle_seconds: float = 0.05,
-        delivery_limit: int = 5,
+        delivery_limit: int = 10,
     ) -> None:
         self.stores = list(stores)
         self.amqp_uri = amqp_uri
