@@ -140,6 +140,10 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
             loaded = SUBMISSION.load(form_data(values))
         except ValidationError as exc:
             errors = form_errors(exc.messages)  # type: ignore[arg-type]
+        # A choice left empty is said as such, not as an unknown value.
+        for field, message in (("kind", "Pilih jenis aduan."), ("kelurahan", "Pilih kelurahan lokasi aduan.")):
+            if field in errors and not values[field]:
+                errors[field] = [message]
         photo = None
         upload = submitted.get("photo")
         if isinstance(upload, UploadFile) and upload.filename:

@@ -17,7 +17,8 @@ WIDTH = 360
 LABEL_HEIGHT = 16
 BAR_HEIGHT = 14
 ROW_GAP = 12
-VALUE_SPACE = 64  # room right of the longest bar for its value
+VALUE_SPACE = 64  # least room right of the longest bar for its value
+CHAR_WIDTH = 7  # of the 12px value text, roughly: the room grows with the longest value
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def bar_chart(chart_id: str, title: str, description: str, bars: Sequence[Bar],
     top = max([b.value for b in bars] + [max_value or 0, 0])
     row = LABEL_HEIGHT + BAR_HEIGHT + ROW_GAP
     height = max(row * len(bars), row)
-    span = WIDTH - VALUE_SPACE
+    span = WIDTH - max([VALUE_SPACE] + [CHAR_WIDTH * len(b.text) + 10 for b in bars])
     parts = [
         f'<svg class="chart" id="{escape(chart_id)}" role="img" '
         f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '

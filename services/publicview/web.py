@@ -32,9 +32,10 @@ HERE = Path(__file__).parent
 RECENT = 10
 
 
-def statistics_charts(summary: statistics.Summary) -> list[Any]:
+def statistics_charts(summary: statistics.Summary) -> list[tuple[str, Any]]:
+    """(caption, chart) for the statistics page."""
     rows = summary.agencies
-    return [
+    charts_ = [
         charts.bar_chart(
             "grafik-jumlah", "Jumlah aduan per instansi",
             "Banyaknya aduan publik yang diteruskan ke tiap instansi.",
@@ -53,6 +54,8 @@ def statistics_charts(summary: statistics.Summary) -> list[Any]:
              for r in rows],
         ),
     ]
+    captions = ("Jumlah aduan per instansi", "Persentase aduan yang sudah dijawab", "Median waktu sampai dijawab")
+    return list(zip(captions, charts_))
 
 
 def create_app(settings: config.Settings | None = None, view: PublicView | None = None) -> Starlette:

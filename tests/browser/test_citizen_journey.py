@@ -31,6 +31,8 @@ def test_a_citizen_reports_tracks_and_reads_the_answer_on_a_phone(  # type: igno
     phone.get_by_role("button", name="Kirim aduan").click()
     assert phone.get_by_role("alert").is_visible()
     assert phone.locator("#title-error").inner_text() == "Judul harus 5 sampai 200 karakter."
+    assert phone.locator("#kind-error").inner_text() == "Pilih jenis aduan."
+    assert phone.locator("#kelurahan-error").inner_text() == "Pilih kelurahan lokasi aduan."
     assert phone.locator("#title").get_attribute("aria-invalid") == "true"
     assert "title-error" in phone.locator("#title").get_attribute("aria-describedby")
     check_page(phone)

@@ -118,3 +118,17 @@ def test_pages_carry_the_security_headers(shared_system: System) -> None:
         assert "script-src 'self'" in headers["content-security-policy"], path
         assert "unsafe-inline" not in headers["content-security-policy"], path
         assert headers["x-content-type-options"] == "nosniff", path
+
+
+def test_the_form_refuses_what_it_cannot_take(shared_system: System) -> None:
+    http = shared_system.http
+    fields = {"kind": "keluhan", "title": "Jalan rusak", "body": "Jalan rusak di depan rumah.", "kelurahan": "Kanaan"}
+    huge = http.post("/lapor", data=fields, files={"photo": ("besar.jpg", b"\xff" * (6 * 1024 * 1024), "image/jpeg")})
+    assert huge.status_code == 413 and "Kiriman terlalu besar: foto paling besar 5 MB" in huge.text
+    fake = http.post("/lapor", data=fields, files={"photo": ("foto.jpg", b"<svg onload=alert(1)>", "image/jpeg")})
+    assert fake.status_code == 422 and 'id="photo-error"' in fake.text and "bukan foto" in fake.text
+    assert 'value="Jalan rusak"' in fake.text  # what was typed is kept
+    anonymous = http.post("/lapor", data={**fields, "visibility": "anonymous", "phone": "0812-1111-2222"})
+    assert anonymous.status_code == 422 and "Aduan anonim tidak menyimpan data pelapor" in anonymous.text
+    done = http.post("/lapor", data=fields)
+    assert done.status_code == 201 and done.headers["cache-control"] == "no-store"
