@@ -172,17 +172,6 @@ class PublicView:
             ).scalar()
         return json.loads(doc) if doc else None
 
-    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Newest public complaints; confidential ones are never listed."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(complaints.c.document)
-                .where(complaints.c.visibility != "confidential")
-                .order_by(complaints.c.submitted_at.desc(), complaints.c.tracking_code)
-                .limit(limit)
-            ).scalars()
-            return [json.loads(d) for d in rows]
-
     def _conditions(self, conn: Connection, query: listing.Query) -> list[Any]:
         c = complaints.c
         conditions: list[Any] = [c.visibility != "confidential"]
