@@ -1,5 +1,5 @@
 # Thin wrappers: the scripts and the `kesah` command do the work.
-.PHONY: up test test-fast bench bench-smoke lock
+.PHONY: up test test-fast bench bench-smoke lock lock-checkov
 
 up:
 	@scripts/bootstrap
@@ -12,6 +12,7 @@ POSTGRES_AGAIN = tests/e2e
 
 test:
 	@scripts/bootstrap
+	@scripts/bootstrap-checkov
 	@scripts/ensure-services test
 	.venv/bin/pytest
 	KESAH_TEST_STORES=postgres .venv/bin/pytest $(POSTGRES_AGAIN)
@@ -27,3 +28,9 @@ lock:
 	/tmp/kesah-lock/bin/pip install --quiet '.[test]'
 	/tmp/kesah-lock/bin/pip freeze --exclude kesah-etam > requirements.lock
 	rm -rf build
+
+# Regenerate requirements-checkov.lock (checkov's own environment, .venv-checkov).
+lock-checkov:
+	rm -rf /tmp/kesah-checkov && python3 -m venv /tmp/kesah-checkov
+	/tmp/kesah-checkov/bin/pip install --quiet checkov
+	/tmp/kesah-checkov/bin/pip freeze > requirements-checkov.lock

@@ -18,7 +18,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("db", help="database administration")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    r = actions.add_parser("init-roles", help="PostgreSQL: a database and a login role per service (KESAH_DB_ADMIN_URL)")
+    r = actions.add_parser("init-roles",
+                           help="PostgreSQL: a database and a login role per service (KESAH_DB_ADMIN_URL)")
     r.add_argument("target", nargs="?", choices=TARGETS, default="all", help="which service (default all)")
     r.set_defaults(run=init_roles)
     r = actions.add_parser("revision", help="write a migration for tables changed in code (developers)")
