@@ -123,7 +123,9 @@ def dump(system: System) -> list[str]:
 @pytest.mark.postgres
 @pytest.mark.timeout(900)
 def test_two_workers_per_consumer_handle_every_event_once(make_system: Callable[..., System]) -> None:
-    system = make_system(postgres=True).start()
+    # Four handlers per worker: nine processes stay well inside PostgreSQL's 100 connections,
+    # which the machine's other test runs share.
+    system = make_system(postgres=True, extra_env={"KESAH_MAX_WORKERS": "4"}).start()
     system.start(*REPLICAS)
     for consumer in CONSUMERS:
         wait_until(lambda: services.queue_info(system.vhost, broker.inbox_queue(consumer)).get("consumers") == 2,
