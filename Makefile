@@ -15,6 +15,7 @@ test:
 	@scripts/bootstrap-checkov
 	@scripts/ensure-services test
 	.venv/bin/pytest
+	.venv/bin/pytest tests/scale
 	KESAH_TEST_STORES=postgres .venv/bin/pytest $(POSTGRES_AGAIN)
 
 # Unit and contract tests only: seconds, no processes.
