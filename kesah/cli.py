@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "kesah.commands",
     "kesah.dbcommands",
     "services.intake.commands",
+    "kesah.integrity_commands",
     "services.responses.commands",
     "services.publicview.commands",
 )

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from kesah import config, http, pages, reference
+from kesah import config, http, pages, reference, watch
 
 from . import domain, open311, photos
 from .channels import Adapter, Malformed, Unauthenticated, meta
@@ -251,7 +251,9 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
             Route("/api/intake/channels/{channel}", channel_webhook, methods=["POST"]),
         ],
         checks={"store": http.database_check(intake.store.engine),
-                "contact vault": http.database_check(intake.vault.engine)},
+                "contact vault": http.database_check(intake.vault.engine),
+                **watch.recorded_checks(intake.store.engine, ("integrity",))},
+        collect=lambda: watch.recorded_families(intake.store.engine, "intake"),
     )
     app.state.intake = intake
     return app

@@ -1,20 +1,117 @@
-"""publicview watching itself: its journal, its projection, its lag behind the owners."""
+"""publicview watching itself: its journal, its projection, its lag behind the owners.
+
+Each round verifies the journal (every owner's chain in it), then compares
+the projection with a rebuild from the journal. With KESAH_SELF_HEAL on,
+publicview repairs what it owns: complaints whose projected document differs
+from their journal are projected again. The round that finds damage still
+reports it (an alert, one interval unready), saying what was healed.
+"""
 
 from __future__ import annotations
 
-from kesah import broker, config, database, health
+from typing import Any
+
+from kesah import broker, config, health, signing, stores, verify
 from kesah.alerts import Alerter
-from kesah.watch import Watchdog
+from kesah.eventstore import Head
+from kesah.metrics import Family
+from kesah.watch import Finding, Watchdog, cooperate
+
+from . import integrity
+from .store import PublicView
+
+
+class JournalIntegrity:
+    name = "integrity"
+
+    def __init__(self, view: PublicView, keyring: signing.Keyring, grace: float) -> None:
+        self.view = view
+        self.keyring = keyring
+        self.grace = grace
+        self.anchors: dict[str, verify.Anchor] = {}
+        self.reached: dict[str, Head] = {}
+        self.reports: list[verify.LogReport] = []
+        self.failures = 0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.reports) and all(r.ok for r in self.reports)
+
+    def round(self) -> Finding:
+        self.reports = integrity.verify_journal(self.view, self.keyring, grace=self.grace, anchors=self.anchors,
+                                                expect=self.reached, pause=cooperate)
+        bad = [r for r in self.reports if not r.ok]
+        for report in self.reports:
+            if report.ok and report.anchor is not None:
+                source = report.name.split("(")[-1].rstrip(")")
+                self.anchors[source], self.reached[source] = report.anchor, report.head
+        details = {"reports": [r.to_json() for r in self.reports]}
+        if not bad:
+            return Finding(None, details)
+        self.failures += 1
+        return Finding("; ".join(r.summary() for r in bad), {**details, "remedy": integrity.JOURNAL_REMEDY})
+
+    def families(self) -> list[Family]:
+        ok = Family("kesah_integrity_ok", "gauge", "1 when the log verified in the last round")
+        head = Family("kesah_log_head_position", "gauge", "position of the last verified event")
+        for report in self.reports:
+            ok.add(report.ok, store=report.name)
+            head.add(report.head.position, store=report.name)
+        return [ok, head, Family("kesah_integrity_failures_total", "counter",
+                                 "verification rounds that found a problem").add(self.failures, store="publicview")]
+
+
+class ProjectionCheck:
+    name = "projection"
+
+    def __init__(self, view: PublicView, journal: JournalIntegrity, heal: bool) -> None:
+        self.view = view
+        self.journal = journal
+        self.heal = heal
+        self.last: integrity.ProjectionReport | None = None
+        self.healed = 0
+
+    def round(self) -> Finding:
+        if not self.journal.ok:
+            return Finding(None, {"skipped": "the journal must verify first"})
+        report = integrity.verify_projection(self.view, pause=cooperate)
+        self.last = report
+        if report.ok:
+            return Finding(None, report.to_json())
+        problem = report.summary()
+        if self.heal:
+            count = integrity.heal_projection(self.view, report)
+            self.healed += count
+            after = integrity.verify_projection(self.view, pause=cooperate)
+            problem += f"; healed: {count} complaint(s) projected again from the journal" + (
+                "" if after.ok else f", still differs: {after.summary()}")
+        return Finding(problem, {**report.to_json(), "remedy": integrity.PROJECTION_REMEDY})
+
+    def families(self) -> list[Family]:
+        families = [Family("kesah_projection_healed_total", "counter",
+                           "complaints publicview projected again after finding them altered").add(self.healed)]
+        if self.last is not None:
+            families += [
+                Family("kesah_projection_ok", "gauge", "1 when the projection equals a rebuild from the journal").add(
+                    self.last.ok),
+                Family("kesah_projection_checkpoint", "gauge", "journal sequence the projection is at").add(
+                    self.last.checkpoint),
+                Family("kesah_projection_complaints", "gauge", "complaints in the projection").add(
+                    self.last.complaints),
+            ]
+        return families
 
 
 def publicview_watchdog(settings: config.Settings) -> Watchdog:
-    engine = database.create_engine(settings.database_url("publicview"))
+    view = PublicView.open(settings)
+    journal = JournalIntegrity(view, view.keyring or stores.keyring(settings), grace=max(10.0, 2 * settings.verify_interval))
+    watches: list[Any] = [journal, ProjectionCheck(view, journal, settings.self_heal)]
     return Watchdog(
         "publicview",
-        engine,
-        [],
+        view.engine,
+        watches,
         Alerter("publicview", settings.alert_webhook),
         settings.verify_interval,
-        checks={"store": health.database_check(engine),
+        checks={"store": health.database_check(view.engine),
                 "broker": broker.BrokerCheck(settings.amqp_uri, "publicview")},
     )

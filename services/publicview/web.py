@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from kesah import config, http, pages, reference
+from kesah import config, http, pages, reference, watch
 
 from . import charts, listing, open311, opendata, statistics
 from .projections import CHANNEL_LABELS, STATUS_LABELS
@@ -198,7 +198,9 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             *open311.routes(view, settings.intake_url, STATUS_LABELS),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
-        checks={"store": http.database_check(view.engine)},
+        checks={"store": http.database_check(view.engine),
+                **watch.recorded_checks(view.engine, ("integrity", "projection", "lag"))},
+        collect=lambda: watch.recorded_families(view.engine, "publicview"),
     )
     app.add_exception_handler(HTTPException, not_found_or_error)
     app.add_exception_handler(Exception, not_found_or_error)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from kesah import config, http
+from kesah import config, http, watch
 
 from .domain import NotYours
 from .schemas import ANSWER
@@ -71,7 +71,9 @@ def create_app(settings: config.Settings | None = None, responses: Responses | N
             Route("/api/agency/complaints", inbox, methods=["GET"]),
             Route("/api/agency/complaints/{complaint}/responses", answer, methods=["POST"]),
         ],
-        checks={"store": http.database_check(responses.store.engine)},
+        checks={"store": http.database_check(responses.store.engine),
+                **watch.recorded_checks(responses.store.engine, ("integrity",))},
+        collect=lambda: watch.recorded_families(responses.store.engine, "responses"),
     )
     app.state.responses = responses
     return app

@@ -121,6 +121,25 @@ class System:
         except httpx.TransportError:
             return None
 
+    def kesah(self, *args: str) -> tuple[int, str]:
+        """Run a ``kesah`` command in this process against this system's stores: (exit code, output)."""
+        import contextlib
+        import io
+
+        from kesah import cli
+
+        saved = dict(os.environ)
+        out = io.StringIO()
+        try:
+            os.environ.clear()
+            os.environ.update(self.env)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                code = cli.main(list(args))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        return code, out.getvalue()
+
     def logs(self, name: str) -> str:
         path = self.data_dir / "logs" / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
