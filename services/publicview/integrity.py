@@ -154,11 +154,14 @@ class ProjectionReport:
     expected_checksum: str = ""
     actual_checksum: str = ""
     differences: list[dict[str, Any]] = field(default_factory=list)
+    # Complaints whose journaled events do not verify (the journal changed under the comparison):
+    # the journal's check names that; the projection is neither blamed nor healed from it.
+    unverifiable: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.differences and self.expected_checksum == self.actual_checksum
+        return not self.differences and (self.expected_checksum == self.actual_checksum or bool(self.unverifiable))
 
     def summary(self) -> str:
         head = (f"{self.name}: checkpoint {self.checkpoint}, {self.complaints} complaints, "
@@ -257,8 +260,27 @@ def verify_projection(view: PublicView, pause: Callable[[], None] | None = None)
                 if pause is not None and report.complaints % 200 == 0:
                     pause()
     report.expected_checksum, report.actual_checksum = expected_sum.hexdigest(), actual_sum.hexdigest()
+    if report.differences and view.keyring is not None:
+        with view.engine.connect() as conn:
+            for difference in list(report.differences):
+                if damaged_events(view._events_of(conn, difference["complaint_id"]), view.keyring):
+                    report.differences.remove(difference)
+                    report.unverifiable.append(difference)
     report.seconds = time.monotonic() - started
     return report
+
+
+def damaged_events(events: list[RecordedEvent], keyring: Keyring) -> list[str]:
+    """Why each of these journaled events does not verify on its own (hash, signature, owner, schema)."""
+    from kesah.contracts import ContractError, check_event
+
+    problems = []
+    for event in events:
+        try:
+            check_event(event, keyring)
+        except ContractError as exc:
+            problems.append(f"{event.source} position {event.position}: {exc}")
+    return problems
 
 
 def heal_projection(view: PublicView, report: ProjectionReport) -> int:
@@ -274,6 +296,9 @@ def heal_projection(view: PublicView, report: ProjectionReport) -> int:
             has_events = conn.execute(
                 sa.select(journal_table.c.seq).where(journal_table.c.correlation_id == complaint_id).limit(1)
             ).first()
+            if has_events is not None and view.keyring is not None and \
+                    damaged_events(view._events_of(conn, complaint_id), view.keyring):
+                continue  # never project from a damaged journal: the journal is repaired first
             conn.execute(complaints.delete().where(complaints.c.complaint_id == complaint_id))
             if has_events is not None:
                 view._project(conn, complaint_id)
