@@ -8,10 +8,11 @@ of their own.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -31,17 +32,33 @@ class Rows:
         self.table = table
         self.source = source
         self.where = "" if table == "events" else f" AND source = '{source}'"
+        self._conn: Any = None
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Several statements as one transaction: no reader sees the intrusion half done."""
+        with self.engine.begin() as conn:
+            self._conn = conn
+            try:
+                yield
+            finally:
+                self._conn = None
 
     def sql(self, statement: str, **params: Any) -> Any:
+        if self._conn is not None:
+            return self._execute(self._conn, statement, params)
         with self.engine.begin() as conn:
-            guarded = self.table == "events" and conn.dialect.name == "postgresql" and \
-                statement.split()[0] in ("UPDATE", "DELETE")
-            if guarded:  # an intruder with the owner's rights switches the append-only trigger off first
-                conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER events_append_only")
-            result = conn.execute(sa.text(statement), params)
-            if guarded:
-                conn.exec_driver_sql("ALTER TABLE events ENABLE TRIGGER events_append_only")
-            return result
+            return self._execute(conn, statement, params)
+
+    def _execute(self, conn: Any, statement: str, params: dict[str, Any]) -> Any:
+        guarded = self.table == "events" and conn.dialect.name == "postgresql" and \
+            statement.split()[0] in ("UPDATE", "DELETE")
+        if guarded:  # an intruder with the owner's rights switches the append-only trigger off first
+            conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER events_append_only")
+        result = conn.execute(sa.text(statement), params)
+        if guarded:
+            conn.exec_driver_sql("ALTER TABLE events ENABLE TRIGGER events_append_only")
+        return result
 
     def row(self, position: int) -> dict[str, Any]:
         result = self.sql(f"SELECT * FROM {self.table} WHERE position = :p{self.where}", p=position)
@@ -143,16 +160,18 @@ class InsertForged(Intrusion):
             genuine, event_id=str(uuid.uuid4()), stream_id=stream, correlation_id=stream, prev_hash=before.hash,
             payload={**genuine.payload, "complaint_id": stream},
         ))
-        self.rows.shift(self.position, +1)
         row = {**template, **event_to_row(forged)}
-        if "seq" in row:
-            row["seq"] = int(self.rows.sql("SELECT max(seq) FROM journal").scalar()) + 1
         self.forged_id = forged.event_id
-        self.rows.insert(row)
+        with self.rows.atomic():
+            self.rows.shift(self.position, +1)
+            if "seq" in row:
+                row["seq"] = int(self.rows.sql("SELECT max(seq) FROM journal").scalar()) + 1
+            self.rows.insert(row)
 
     def undo(self) -> None:
-        self.rows.sql(f"DELETE FROM {self.rows.table} WHERE event_id = :e", e=self.forged_id)
-        self.rows.shift(self.position + 1, -1)
+        with self.rows.atomic():
+            self.rows.sql(f"DELETE FROM {self.rows.table} WHERE event_id = :e", e=self.forged_id)
+            self.rows.shift(self.position + 1, -1)
 
 
 class Reorder(Intrusion):
@@ -162,9 +181,10 @@ class Reorder(Intrusion):
 
     def apply(self) -> None:
         other = self.position + 2
-        self.rows.move(self.position, -1)
-        self.rows.move(other, self.position)
-        self.rows.move(-1, other)
+        with self.rows.atomic():
+            self.rows.move(self.position, -1)
+            self.rows.move(other, self.position)
+            self.rows.move(-1, other)
 
     undo = apply
 
