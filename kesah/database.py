@@ -22,17 +22,19 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, durable: bool = True) -> Engine:
+def create_engine(url: str, *, durable: bool = True, small: bool = False) -> Engine:
     """An engine with the project's settings for its backend.
 
     ``durable=False`` relaxes SQLite's fsync for disposable data (projections).
+    ``small=True``: at most two connections, for a background check that
+    must not take what the handlers need.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, pool_size=8, max_overflow=8)
+        engine = sa.create_engine(parsed, pool_size=1 if small else 8, max_overflow=1 if small else 8)
         synchronous = "FULL" if durable else "NORMAL"
 
         @sa.event.listens_for(engine, "connect")
@@ -61,7 +63,8 @@ def create_engine(url: str, *, durable: bool = True) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg2")
         # A server has a connection limit shared by every process of every
         # service: keep two open per engine, borrow more only in bursts.
-        return sa.create_engine(parsed, pool_size=2, max_overflow=6, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_size=1 if small else 2, max_overflow=1 if small else 6,
+                                pool_pre_ping=True)
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}: use sqlite:/// or postgresql://")
 
 

@@ -74,7 +74,8 @@ class LogIntegrity:
 
 
 def owner_watchdog(settings: config.Settings, service: str) -> Watchdog:
-    store = stores.reader_store(settings, service)
+    # A store of its own with a small pool: the handlers' pool is for the handlers.
+    store = EventStore(database.create_engine(settings.database_url(service), small=True), service)
     watches: list[Any] = [LogIntegrity(store, stores.keyring(settings))]
     return Watchdog(
         service,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kesah import broker, config, health, signing, stores, verify
+from kesah import broker, config, database, health, signing, stores, verify
 from kesah.alerts import Alerter
 from kesah.eventstore import Head
 from kesah.metrics import Family
@@ -103,8 +103,9 @@ class ProjectionCheck:
 
 
 def publicview_watchdog(settings: config.Settings) -> Watchdog:
-    view = PublicView.open(settings)
-    journal = JournalIntegrity(view, view.keyring or stores.keyring(settings), grace=max(10.0, 2 * settings.verify_interval))
+    # Its own engine with a small pool: the handlers' pool is for the handlers.
+    view = PublicView(database.create_engine(settings.database_url("publicview"), small=True), stores.keyring(settings))
+    journal = JournalIntegrity(view, stores.keyring(settings), grace=max(10.0, 2 * settings.verify_interval))
     watches: list[Any] = [journal, ProjectionCheck(view, journal, settings.self_heal)]
     return Watchdog(
         "publicview",
