@@ -25,12 +25,13 @@ from nameko.amqp.publish import Publisher
 from nameko.messaging import Consumer
 
 from . import broker
-from .contracts import ContractError, RecordedEvent, check_event
+from .contracts import ContractError, RecordedEvent, check_event, utc_now
 from .signing import Keyring
 
 log = logging.getLogger("kesah.consumer")
 
 REASON_HEADER = "x-kesah-reason"
+DEAD_LETTERED_AT_HEADER = "x-kesah-dead-lettered-at"
 
 
 class Rejected(Exception):
@@ -71,7 +72,9 @@ class Inbox(Consumer):
                 message.body,
                 exchange=broker.DEAD_LETTER_EXCHANGE,
                 routing_key=self.consumer,
-                headers={REASON_HEADER: reason},
+                # Our own headers travel on (how often an operator sent it back); the broker's do not.
+                headers={**{k: v for k, v in (message.headers or {}).items() if k.startswith("x-kesah-")},
+                         REASON_HEADER: reason, DEAD_LETTERED_AT_HEADER: utc_now()},
                 content_type=message.content_type,
                 content_encoding=message.content_encoding,
                 serializer=None,

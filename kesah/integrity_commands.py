@@ -15,9 +15,11 @@ import json
 import sys
 from typing import Any
 
+from . import broker
 from .cli import CliError, settings
 
 TARGETS = ("intake", "routing", "responses", "publicview", "all")
+CONSUMERS = tuple(broker.SUBSCRIPTIONS)
 
 
 def register(sub: Any) -> None:
@@ -25,6 +27,25 @@ def register(sub: Any) -> None:
     p.add_argument("target", nargs="?", choices=TARGETS, default="all")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.set_defaults(run=verify_command)
+
+    p = sub.add_parser("dlq", help="dead-letter queues: events a consumer would not or could not handle")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", help="every dead letter with its reason (nothing is moved)")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(run=dlq_list)
+    a = actions.add_parser("show", help="one dead letter: reason, headers and body")
+    a.add_argument("id", help="the event id (or message id) that 'kesah dlq list' shows")
+    a.set_defaults(run=dlq_show)
+    a = actions.add_parser("redrive", help="send dead letters back to their consumer's inbox")
+    a.add_argument("ids", nargs="*", help="event ids; none with --all")
+    a.add_argument("--all", action="store_true", help="every dead letter (of --consumer)")
+    a.set_defaults(run=dlq_redrive)
+    a = actions.add_parser("drop", help="delete dead letters for good (a forged event, after looking at it)")
+    a.add_argument("ids", nargs="+", help="event ids")
+    a.set_defaults(run=dlq_drop)
+    for a in actions.choices.values():
+        a.add_argument("--consumer", action="append", choices=CONSUMERS,
+                       help="only this consumer's dead-letter queue (repeatable; default all)")
 
 
 def name_missing(report: Any, other_copy: Any) -> None:
@@ -154,3 +175,65 @@ def verify_command(args: argparse.Namespace) -> int:
             print(line)
         print("all verified" if ok else "verification FAILED")
     return 0 if ok else 1
+
+
+# --- dead letters -------------------------------------------------------------------------
+
+def _dead_letters():  # type: ignore[no-untyped-def]
+    from .deadletters import DeadLetters
+
+    loaded = settings()
+    try:
+        return DeadLetters(loaded.amqp_uri, loaded.delivery_limit)
+    except Exception as exc:  # the broker is not there: say so in a sentence
+        raise CliError(f"cannot reach RabbitMQ ({exc.__class__.__name__}: {exc})") from None
+
+
+def dlq_list(args: argparse.Namespace) -> int:
+    with _dead_letters() as dlq:
+        letters = dlq.list(args.consumer)
+    if args.json:
+        json.dump([letter.to_json() for letter in letters], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for letter in letters:
+        print(f"{letter.consumer:<11} {letter.id:<36} {letter.event_type or '-':<22} {letter.where():<14} "
+              f"{letter.at or '-':<27} {letter.reason}")
+    print(f"{len(letters)} dead letter(s)")
+    return 0
+
+
+def dlq_show(args: argparse.Namespace) -> int:
+    with _dead_letters() as dlq:
+        found = [letter for letter in dlq.list(args.consumer) if letter.id == args.id]
+    if not found:
+        raise CliError(f"no dead letter {args.id}; 'kesah dlq list' shows them")
+    for letter in found:
+        json.dump(letter.to_json(with_body=True), sys.stdout, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    return 0
+
+
+def dlq_redrive(args: argparse.Namespace) -> int:
+    if not args.ids and not args.all:
+        raise CliError("name the dead letters to send back (their ids), or --all")
+    with _dead_letters() as dlq:
+        moved = dlq.redrive(None if args.all else args.ids, args.consumer)
+    for letter in moved:
+        print(f"sent back to {letter.consumer}.inbox: {letter.id} ({letter.event_type or '-'})")
+    missing = set(args.ids) - {letter.id for letter in moved}
+    for letter_id in sorted(missing):
+        print(f"not found: {letter_id}")
+    print(f"{len(moved)} dead letter(s) sent back; a consumer that rejects one again dead-letters it again")
+    return 1 if missing else 0
+
+
+def dlq_drop(args: argparse.Namespace) -> int:
+    with _dead_letters() as dlq:
+        dropped = dlq.drop(args.ids, args.consumer)
+    for letter in dropped:
+        print(f"dropped from {letter.consumer}.dead-letter: {letter.id} ({letter.event_type or '-'})")
+    missing = set(args.ids) - {letter.id for letter in dropped}
+    for letter_id in sorted(missing):
+        print(f"not found: {letter_id}")
+    return 1 if missing else 0
