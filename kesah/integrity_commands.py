@@ -20,6 +20,7 @@ from .cli import CliError, settings
 
 TARGETS = ("intake", "routing", "responses", "publicview", "all")
 CONSUMERS = tuple(broker.SUBSCRIPTIONS)
+JOURNAL = "publicview's journal"
 
 
 def register(sub: Any) -> None:
@@ -27,6 +28,15 @@ def register(sub: Any) -> None:
     p.add_argument("target", nargs="?", choices=TARGETS, default="all")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.set_defaults(run=verify_command)
+
+    p = sub.add_parser("audit", help="check a saved checkpoint (from /transparansi) against the log as it is now")
+    p.add_argument("file", help="a checkpoint saved from /transparansi/<source>-<position>.json, or /transparansi.json")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--url", help="the public site: check against its published events and keys "
+                                     "(anyone can; confidential complaints' content is withheld there)")
+    where.add_argument("--journal", action="store_true",
+                       help="check against publicview's journal instead of the owner's store")
+    p.set_defaults(run=audit_command)
 
     p = sub.add_parser("dlq", help="dead-letter queues: events a consumer would not or could not handle")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -48,10 +58,10 @@ def register(sub: Any) -> None:
                        help="only this consumer's dead-letter queue (repeatable; default all)")
 
 
-def name_missing(report: Any, other_copy: Any) -> None:
+def name_missing(report: Any, other_copy: Any, copy_name: str) -> None:
     """Say which event a missing position held, from another copy of the log."""
     problem = report.problem
-    if problem is None or problem.kind != "missing" or problem.event_id is not None or other_copy is None:
+    if problem is None or problem.kind != "missing" or problem.event_id is not None:
         return
     try:
         event = other_copy(problem.position)
@@ -62,7 +72,7 @@ def name_missing(report: Any, other_copy: Any) -> None:
     from dataclasses import replace
 
     code = event.payload.get("tracking_code")
-    known = f"; it held event {event.event_id} ({event.type}{', ' + code if code else ''}, {event.occurred_at})"
+    known = f"; {copy_name} has it: {code + ', ' if code else ''}occurred {event.occurred_at}"
     report.problem = replace(problem, detail=problem.detail + known, event_id=event.event_id,
                              event_type=event.type)
 
@@ -137,7 +147,7 @@ def verify_command(args: argparse.Namespace) -> int:
         store = stores.reader_store(copies.settings, source)
         report = verify.verify_store(store, copies.keyring)
         store.engine.dispose()
-        name_missing(report, lambda position, s=source: copies.journal_event(s, position))
+        name_missing(report, lambda position, s=source: copies.journal_event(s, position), JOURNAL)
         owners[source] = report
         add(report, owner_remedy(source))
 
@@ -148,7 +158,7 @@ def verify_command(args: argparse.Namespace) -> int:
         journal_ok = True
         for report in integrity.verify_journal(copies.view(), copies.keyring):
             source = report.name.split("(")[-1].rstrip(")")
-            name_missing(report, lambda position, s=source: copies.owner_event(s, position))
+            name_missing(report, lambda position, s=source: copies.owner_event(s, position), f"{source}'s store")
             journal_ok = journal_ok and report.ok
             add(report, JOURNAL_REMEDY)
             owner = owners.get(source)
@@ -158,7 +168,7 @@ def verify_command(args: argparse.Namespace) -> int:
                     owner.head.position + 1, verify.MISSING,
                     f"publicview's journal has {source}'s log up to {report.head.position}, "
                     f"the store only up to {owner.head.position}"))
-                name_missing(lost, lambda position, s=source: copies.journal_event(s, position))
+                name_missing(lost, lambda position, s=source: copies.journal_event(s, position), JOURNAL)
                 add(lost, owner_remedy(source))
         if journal_ok:
             add(integrity.verify_projection(copies.view()), PROJECTION_REMEDY)
@@ -237,3 +247,106 @@ def dlq_drop(args: argparse.Namespace) -> int:
     for letter_id in sorted(missing):
         print(f"not found: {letter_id}")
     return 1 if missing else 0
+
+
+# --- auditing a saved checkpoint ------------------------------------------------------------
+
+def _load_checkpoints(path: str) -> list[Any]:
+    from .checkpoints import Checkpoint, CheckpointError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise CliError(f"{path} is not JSON: save the file /transparansi/<source>-<position>.json gives") from None
+    items = data.get("checkpoints") if isinstance(data, dict) and "checkpoints" in data else [data]
+    try:
+        return [Checkpoint.from_publication(item) for item in items]
+    except CheckpointError as exc:
+        raise CliError(f"{path}: {exc}") from None
+
+
+def _site(url: str, path: str) -> Any:
+    """A response from the public site, streamed."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        return urllib.request.urlopen(url.rstrip("/") + path, timeout=60)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise CliError(f"cannot fetch {url.rstrip('/')}{path}: {getattr(exc, 'reason', exc)}") from None
+
+
+def _site_events(url: str, source: str) -> Any:
+    """A source's events from the site's open data, in position order, one line at a time."""
+    from .checkpoints import redacted
+    from .contracts import RecordedEvent
+
+    with _site(url, "/data/peristiwa.json") as response:
+        for raw in response:
+            line = raw.decode("utf-8").strip().rstrip(",")
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            if record.get("source") != source:
+                continue
+            hidden = bool(record.pop("redacted", False))
+            record["payload"] = record.get("payload") or {}
+            event = RecordedEvent(**record)
+            yield redacted(event) if hidden else event
+
+
+def audit_command(args: argparse.Namespace) -> int:
+    from . import checkpoints, signing, stores, verify
+
+    saved = _load_checkpoints(args.file)
+    copies = None
+    if args.url:
+        with _site(args.url, "/transparansi.json") as response:
+            published = json.load(response)
+        keyring = signing.Keyring()
+        for source, keys in (published.get("keys") or {}).items():
+            for key in keys.values():
+                keyring.add(source, key)
+    else:
+        copies = Copies(settings())
+        keyring = copies.keyring
+    ok = True
+    for checkpoint in saved:
+        trusted = checkpoint.own_key() if checkpoint.public_key else keyring
+        problem = checkpoint.authenticate(trusted)
+        if problem is None and checkpoint.public_key and checkpoint.event.key_id not in \
+                keyring.public_keys().get(checkpoint.source, {}):
+            problem = f"signed by key {checkpoint.event.key_id}, which is no longer {checkpoint.source}'s key here"
+        if problem is not None:
+            print(f"checkpoint {checkpoint.source}@{checkpoint.position}: FAILED: not authentic: {problem}")
+            ok = False
+            continue
+        source = checkpoint.source
+        if args.url:
+            report = checkpoints.audit(checkpoint, _site_events(args.url, source), keyring)
+        elif args.journal:
+            from services.publicview import integrity
+
+            assert copies is not None
+            view = copies.view()
+            report = checkpoints.audit(checkpoint, integrity.read_source(view, source), keyring,
+                                       integrity.journal_successors(view, source))
+            name_missing(report.log, lambda position, s=source: copies.owner_event(s, position), f"{source}'s store")
+        else:
+            assert copies is not None
+            if not copies.exists(source):
+                raise CliError(f"{source}'s database does not exist ({copies.settings.database_url(source)})")
+            store = stores.reader_store(copies.settings, source)
+            try:
+                report = checkpoints.audit(checkpoint, store.read(), keyring, verify.store_successors(store))
+            finally:
+                store.engine.dispose()
+            name_missing(report.log, lambda position, s=source: copies.journal_event(s, position), JOURNAL)
+        print(report.summary())
+        ok = ok and report.ok
+    if copies is not None:
+        copies.close()
+    return 0 if ok else 1

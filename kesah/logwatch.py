@@ -3,19 +3,27 @@
 Every round verifies the whole log: the prefix verified before is re-hashed
 against its anchor (cheap), new events get every check (signature, schema).
 The head reached is remembered, so a log that loses its tail is caught too.
-The store is never changed here: the alert and ``/readyz`` carry the
-verdict and the command an operator runs.
+Nothing in the log is ever repaired here: the alert and ``/readyz`` carry
+the verdict and the command an operator runs. The one thing the worker
+adds, after a round that found the log intact, is a signed checkpoint
+(``kesah.checkpoints``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from typing import Any
 
-from . import broker, config, database, health, signing, stores, verify
+import sqlalchemy as sa
+
+from . import broker, checkpoints, config, database, health, signing, stores, verify
 from .alerts import Alerter
-from .eventstore import EventStore, Head
+from .eventstore import ConcurrencyError, EventStore, Head, events
 from .metrics import Family
 from .watch import Finding, Watchdog, cooperate
+
+log = logging.getLogger("kesah.logwatch")
 
 
 def owner_remedy(source: str) -> str:
@@ -73,10 +81,78 @@ class LogIntegrity:
         return families
 
 
+class Checkpointer:
+    """After a round that found the log intact, sign a checkpoint of it now and then.
+
+    Only when the log grew since the last checkpoint and that one is older
+    than ``interval`` seconds (or, for the first, the log's first event is).
+    Two workers of one service cannot both add one: the checkpoints are a
+    stream, appended with its expected version.
+    """
+
+    name = "checkpoint"
+
+    def __init__(self, store: EventStore, integrity: LogIntegrity, interval: float) -> None:
+        self.store = store
+        self.integrity = integrity
+        self.interval = interval
+        self.signed = 0
+        self.latest: dict[str, Any] | None = None
+
+    def _latest(self) -> Any:
+        with database.reading(self.store.engine) as conn:
+            return conn.execute(
+                sa.select(events.c.position, events.c.stream_version, events.c.occurred_at, events.c.payload)
+                .where(events.c.stream_id == checkpoints.stream_of(self.store.source))
+                .order_by(events.c.stream_version.desc()).limit(1)
+            ).first()
+
+    def _first_event_at(self) -> str | None:
+        first = next(iter(self.store.read(limit=1)), None)
+        return first.occurred_at if first else None
+
+    def round(self) -> Finding:
+        report = self.integrity.last
+        if report is None or not report.ok or report.head.position == 0:
+            return Finding(None, {"signed": None})
+        latest = self._latest()
+        if latest is not None and report.head.position <= latest.position:
+            return Finding(None, {"signed": None})  # nothing new since the last checkpoint
+        since = latest.occurred_at if latest is not None else self._first_event_at()
+        if since is not None and _age(since) < self.interval:
+            return Finding(None, {"signed": None})
+        try:
+            with self.store.write() as conn:
+                (event,) = self.store.append(conn, [checkpoints.new_checkpoint(self.store.source, report.head)],
+                                             expected_version=latest.stream_version if latest is not None else 0)
+        except ConcurrencyError:
+            return Finding(None, {"signed": None})  # another worker of this service just did
+        self.signed += 1
+        self.latest = {"position": report.head.position, "hash": report.head.hash, "at": event.position}
+        log.info("%s: signed checkpoint of positions 1..%s (hash %s) at position %s", self.store.source,
+                 report.head.position, report.head.hash[:16], event.position)
+        return Finding(None, {"signed": self.latest})
+
+    def families(self) -> list[Family]:
+        families = [Family("kesah_checkpoints_signed_total", "counter", "checkpoints this worker signed").add(
+            self.signed, store=self.store.source)]
+        if self.latest is not None:
+            families.append(Family("kesah_checkpoint_position", "gauge", "position the last checkpoint vouches for")
+                            .add(self.latest["position"], store=self.store.source))
+        return families
+
+
+def _age(iso: str) -> float:
+    moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (dt.datetime.now(dt.timezone.utc) - moment).total_seconds()
+
+
 def owner_watchdog(settings: config.Settings, service: str) -> Watchdog:
     # A store of its own with a small pool: the handlers' pool is for the handlers.
-    store = EventStore(database.create_engine(settings.database_url(service), small=True), service)
-    watches: list[Any] = [LogIntegrity(store, stores.keyring(settings))]
+    signer = signing.load_signer(settings.keys_dir, service, settings.signing_keys.get(service))
+    store = EventStore(database.create_engine(settings.database_url(service), small=True), service, signer)
+    integrity = LogIntegrity(store, stores.keyring(settings))
+    watches: list[Any] = [integrity, Checkpointer(store, integrity, settings.checkpoint_interval)]
     return Watchdog(
         service,
         store.engine,

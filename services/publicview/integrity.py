@@ -69,7 +69,7 @@ def journal_event(view: PublicView, source: str, position: int) -> RecordedEvent
     return row_to_event(row) if row else None
 
 
-def _successors(view: PublicView, source: str) -> verify.Successors:
+def journal_successors(view: PublicView, source: str) -> verify.Successors:
     def successors(prev_hash: str) -> list[RecordedEvent]:
         with database.reading(view.engine) as conn:
             rows = conn.execute(
@@ -127,7 +127,7 @@ def verify_journal(
         def check(anchor: verify.Anchor | None) -> verify.LogReport:
             return verify.check_log(
                 read_source(view, source), source, keyring, name=f"publicview journal ({source})",
-                successors=_successors(view, source), anchor=anchor,
+                successors=journal_successors(view, source), anchor=anchor,
                 expect=(expect or {}).get(source), pause=pause,
             )
 

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from kesah import config, http, pages, reference, watch
 
-from . import charts, listing, open311, opendata, statistics
+from . import charts, listing, open311, opendata, statistics, transparency
 from .projections import CHANNEL_LABELS, STATUS_LABELS
 from .store import PublicView
 
@@ -196,6 +196,7 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             Route("/api/complaints/{code}", complaint_api),
             Route("/api/status", status_api),
             *open311.routes(view, settings.intake_url, STATUS_LABELS),
+            *transparency.routes(view, page),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         checks={"store": http.database_check(view.engine),
