@@ -51,7 +51,7 @@ def test_script_and_markup_in_every_field_stay_text_on_every_page(  # type: igno
     base = str(shared_system.http.base_url).rstrip("/")
     code = hostile["code"]
     pages = ["/", "/aduan", f"/aduan?q={quote(PAYLOAD)}", f"/aduan?jenis={quote(PAYLOAD)}", f"/aduan/{code}",
-             f"/lacak?kode={quote(PAYLOAD)}", "/statistik", "/status", "/data", "/lapor", "/tidak-ada"]
+             f"/lacak?kode={quote(PAYLOAD)}", "/statistik", "/status", "/transparansi", "/data", "/lapor", "/tidak-ada"]
     for path in pages:
         assert visit(phone, base + path) == SAFE, path
     phone.goto(f"{base}/aduan/{code}")
@@ -90,7 +90,7 @@ def test_every_page_works_on_a_phone(shared_system: System, hostile: dict[str, s
     base = str(shared_system.http.base_url).rstrip("/")
     for name, path in (("list", "/aduan"), ("list-filtered", "/aduan?jenis=keluhan&instansi=dishub&q=lampu"),
                        ("track", "/lacak"), ("statistics", "/statistik"), ("status", "/status"),
-                       ("open-data", "/data"), ("not-found", "/aduan/AAAA-AAAA")):
+                       ("transparency-empty", "/transparansi"), ("open-data", "/data"), ("not-found", "/aduan/AAAA-AAAA")):
         phone.goto(base + path)
         check_page(phone)
         screenshot(phone, name)
