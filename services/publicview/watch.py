@@ -9,6 +9,7 @@ reports it (an alert, one interval unready), saying what was healed.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from kesah import broker, config, database, health, signing, stores, verify
@@ -112,11 +113,57 @@ class ProjectionCheck:
         return families
 
 
+class LagCheck:
+    """How far the public view is behind the owners' logs; a problem once it stays high.
+
+    The lag is what the owners have (their heads, which the service asks for
+    every few seconds) and the journal does not, plus what is journaled but not
+    yet projected. A moment of high lag is a burst; ``seconds`` of it is not.
+    """
+
+    name = "lag"
+
+    def __init__(self, view: PublicView, events: int, seconds: float, clock: Any = time.monotonic) -> None:
+        self.view = view
+        self.events = events
+        self.seconds = seconds
+        self.clock = clock
+        self.high_since: float | None = None
+        self.last: dict[str, Any] = {}
+
+    def round(self) -> Finding:
+        fresh = self.view.freshness()
+        behind = {s["source"]: s["lag"] for s in fresh["sources"] if s["lag"] is not None}
+        total = sum(behind.values()) + fresh["projection_lag"]
+        self.last = {"lag": total, "sources": behind, "projection_lag": fresh["projection_lag"]}
+        if total <= self.events:
+            self.high_since = None
+            return Finding(None, self.last)
+        now = self.clock()
+        if self.high_since is None:
+            self.high_since = now
+        lasted = now - self.high_since
+        if lasted < self.seconds:
+            return Finding(None, self.last)
+        return Finding(f"publicview is {total} events behind the owners' logs (more than {self.events}) "
+                       f"for {lasted:.0f}s: is the relay or publicview's consumer stuck?", self.last)
+
+    def families(self) -> list[Family]:
+        if not self.last:
+            return []
+        behind = Family("kesah_lag_events", "gauge", "events an owner has that publicview's journal lacks")
+        for source, lag in sorted(self.last["sources"].items()):
+            behind.add(lag, source=source)
+        return [behind, Family("kesah_projection_lag_events", "gauge", "events journaled but not yet projected")
+                .add(self.last["projection_lag"])]
+
+
 def publicview_watchdog(settings: config.Settings) -> Watchdog:
     # Its own engine with a small pool: the handlers' pool is for the handlers.
     view = PublicView(database.create_engine(settings.database_url("publicview"), small=True), stores.keyring(settings))
     journal = JournalIntegrity(view, stores.keyring(settings), grace=max(10.0, 2 * settings.verify_interval))
-    watches: list[Any] = [journal, ProjectionCheck(view, journal, settings.self_heal)]
+    watches: list[Any] = [journal, ProjectionCheck(view, journal, settings.self_heal),
+                          LagCheck(view, settings.lag_alert_events, settings.lag_alert_seconds)]
     return Watchdog(
         "publicview",
         view.engine,

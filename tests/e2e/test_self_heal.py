@@ -71,3 +71,27 @@ def test_projection_rows_altered_by_sql_are_healed_without_an_operator(
                "the alert resolved")
     code, output = system.kesah("verify", "publicview")
     assert code == 0, output
+
+
+def test_lag_that_stays_high_makes_publicview_unready_and_alerts(
+    make_system: Callable[..., System], receiver: AlertReceiver,
+) -> None:
+    system = make_system(extra_env={"KESAH_VERIFY_INTERVAL": "0.5", "KESAH_ALERT_WEBHOOK": receiver.url,
+                                    "KESAH_LAG_ALERT_EVENTS": "3", "KESAH_LAG_ALERT_SECONDS": "1"}).start()
+    system.routed(system.submit()["tracking_code"])
+    wait_until(lambda: (r := system.probe("publicview")) is not None and r.status_code == 200, 30, "ready")
+
+    system.stop("relay")  # intake keeps accepting; nothing reaches publicview
+    codes = [system.submit(title=f"Lampu jalan mati nomor {i}")["tracking_code"] for i in range(6)]
+    unready = wait_until(lambda: (r := system.probe("publicview")) is not None and r.status_code == 503 and r.json(),
+                         60, "publicview unready for lag")
+    assert "events behind the owners' logs" in unready["checks"]["lag"]
+    assert "kesah_lag_events" in system.probe("publicview", "/metrics").text
+    alert = wait_until(lambda: receiver.received(service="publicview", check="lag", status="firing"), 30, "alert")
+    assert "is the relay or publicview's consumer stuck" in alert[0]["summary"]
+
+    system.start("relay")
+    for code in codes:
+        system.routed(code, timeout=60)
+    wait_until(lambda: receiver.received(service="publicview", check="lag", status="resolved"), 60, "resolved")
+    wait_until(lambda: system.probe("publicview").status_code == 200, 30, "ready again")
