@@ -33,7 +33,9 @@ must be unchanged. The CLI always verifies everything.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -54,6 +56,7 @@ KINDS = (CHANGED, MISSING, INSERTED, REORDERED, BAD_SIGNATURE, SCHEMA)
 # How far a renumbering after a deletion is looked for (positions shifted down by up to this).
 RENUMBER_SEARCH = 64
 PAUSE_EVERY = 200
+BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -131,32 +134,68 @@ class _Examined:
     schema: str | None
 
 
-def _examine(event: RecordedEvent, source: str, keyring: signing.Keyring, trusted: bool) -> _Examined:
-    # A redacted event (its payload withheld from the public) can show its signature and links only.
-    redacted = bool(event.extra.get("redacted"))
-    intact = redacted or event.computed_hash() == event.hash
-    if trusted:
-        return _Examined(intact, None, None)
-    signature: str | None = None
-    schema: str | None = None
+def _signature_problem(event: RecordedEvent, source: str, keyring: signing.Keyring) -> str | None:
+    """Why the row is not its owner's (wrong log, wrong owner, not the owner's signature), or None."""
     if event.source != source:
-        signature = f"an event of {event.source} in the log of {source}"
-    else:
-        contract = contracts.CONTRACTS.get((event.type, event.version))
-        if contract is None:
-            schema = f"unknown event type {event.type} v{event.version}"
-        elif not contract.signed_by(source):
-            signature = f"{event.type} is signed by {contract.source}, never by {source}"
-        if signature is None:
-            problem = keyring.verify(source, event.key_id, event.hash, event.signature)
-            if problem:
-                signature = problem
-        if schema is None and contract is not None and not redacted:
-            try:
-                contracts.validate_payload(event.type, event.version, event.payload)
-            except contracts.ContractError as exc:
-                schema = str(exc)
-    return _Examined(intact, signature, schema)
+        return f"an event of {event.source} in the log of {source}"
+    contract = contracts.CONTRACTS.get((event.type, event.version))
+    if contract is not None and not contract.signed_by(source):
+        return f"{event.type} is signed by {contract.source}, never by {source}"
+    return keyring.verify(source, event.key_id, event.hash, event.signature)
+
+
+def _schema_problem(event: RecordedEvent) -> str | None:
+    if event.extra.get("redacted"):
+        return None  # its payload is withheld: there is nothing to validate
+    if (event.type, event.version) not in contracts.CONTRACTS:
+        return f"unknown event type {event.type} v{event.version}"
+    try:
+        contracts.validate_payload(event.type, event.version, event.payload)
+    except contracts.ContractError as exc:
+        return str(exc)
+    return None
+
+
+def _intact(event: RecordedEvent) -> bool:
+    # A redacted event (its payload withheld from the public) can show its signature and links only.
+    return bool(event.extra.get("redacted")) or event.computed_hash() == event.hash
+
+
+def _in_threads() -> bool:
+    """Signatures are checked in a second thread (the crypto library releases the GIL), except
+    under eventlet, whose threads are green."""
+    try:
+        from eventlet import patcher
+    except ImportError:  # pragma: no cover - eventlet is a dependency
+        return True
+    return not patcher.is_monkey_patched("thread")
+
+
+def _examined(events: Iterable[RecordedEvent], source: str, keyring: signing.Keyring,
+              anchor: Anchor | None) -> Iterator[tuple[RecordedEvent, _Examined]]:
+    """Each event with what is wrong with it on its own, in order, a batch at a time."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="verify-signatures") if _in_threads() else None
+    iterator = iter(events)
+    try:
+        while True:
+            batch = list(itertools.islice(iterator, BATCH))
+            if not batch:
+                return
+            # Events of a prefix verified before (the anchor) are not checked for signature or schema again.
+            fresh = [e for e in batch if anchor is None or e.position > anchor.position]
+
+            def signatures(chosen: list[RecordedEvent] = fresh) -> list[str | None]:
+                return [_signature_problem(e, source, keyring) for e in chosen]
+
+            pending = pool.submit(signatures) if pool is not None else None
+            intact = [_intact(e) for e in batch]
+            schemas = {id(e): _schema_problem(e) for e in fresh}
+            signed = dict(zip(map(id, fresh), pending.result() if pending is not None else signatures()))
+            for event, whole in zip(batch, intact):
+                yield event, _Examined(whole, signed.get(id(event)), schemas.get(id(event)))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def _problem(event: RecordedEvent, kind: str, detail: str, position: int | None = None) -> Problem:
@@ -228,13 +267,13 @@ def check_log(
     """
     started = time.monotonic()
     report = LogReport(name or source)
-    iterator: Iterator[RecordedEvent] = iter(events)
-    current = next(iterator, None)
+    examined = _examined(events, source, keyring, anchor)
+    current = next(examined, None)
     expected, prev_hash = 1, signing.GENESIS_HASH
     seal = hashlib.sha256()
     while current is not None:
-        following = next(iterator, None)
-        event = current
+        following = next(examined, None)
+        event, found = current
         if event.position != expected:
             if event.position > expected:
                 gone = f"position {expected}" if event.position == expected + 1 else \
@@ -243,10 +282,9 @@ def check_log(
             else:
                 report.problem = _problem(event, INSERTED, f"a second event at position {event.position}")
             break
-        trusted = anchor is not None and event.position <= anchor.position
-        found = _examine(event, source, keyring, trusted)
         if not (found.intact and found.signature is None and found.schema is None and event.prev_hash == prev_hash):
-            report.problem = _diagnose(event, following, prev_hash, found, source, successors)
+            report.problem = _diagnose(event, following[0] if following else None, prev_hash, found, source,
+                                       successors)
             break
         _seal_update(seal, event)
         if anchor is not None and event.position == anchor.position:
