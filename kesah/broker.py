@@ -25,6 +25,11 @@ ARCHIVE_QUEUE = "kesah.archive"
 
 # consumer -> [(source service, routing key)]
 SUBSCRIPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    # The reporter may confirm or reopen only an answered, not rejected complaint.
+    "intake": (
+        ("responses", "ResponsePosted"),
+        ("routing", "ComplaintRejected"),
+    ),
     # Routing decides, re-decides and watches due dates until the complaint is answered or closed.
     "routing": (
         ("intake", "ComplaintSubmitted"),

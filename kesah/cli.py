@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "kesah.dbcommands",
     "services.intake.commands",
     "kesah.integrity_commands",
+    "services.routing.commands",
     "services.responses.commands",
     "services.publicview.commands",
 )

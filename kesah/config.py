@@ -8,6 +8,7 @@ the deployment consistency test checks manifests against that list.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -54,6 +55,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_META_VERIFY_TOKEN": (None, "token Meta sends as hub.verify_token when the webhook is subscribed"),
     "KESAH_CHANNEL_SECRETS": (None, "secrets of the generic signed webhook: name=secret pairs, comma separated"),
     "KESAH_WEBHOOK_TOLERANCE_SECONDS": ("300", "how far a signed webhook's sent_at may be from now"),
+    "KESAH_HOLIDAYS": ("", "public holidays that do not count as working days for due dates: ISO dates, comma-separated"),
+    "KESAH_DEADLINE_CHECK_SECONDS": ("300", "how often routing looks for complaints past their due date"),
+    "KESAH_SESSION_KEY": (None, "key that signs the agency portal's session cookies (default: a file in the keys dir)"),
+    "KESAH_SECURE_COOKIES": ("off", "on: portal cookies only over HTTPS (set it behind TLS)"),
 }
 
 # Channels that are not the generic webhook's to name: the site's form and Meta's three.
@@ -98,6 +103,10 @@ class Settings:
     channel_secrets: dict[str, str] = field(default_factory=dict)
     webhook_tolerance_seconds: float = 300.0
     db_admin_url: str | None = None
+    holidays: frozenset[dt.date] = frozenset()
+    deadline_check_seconds: float = 300.0
+    session_key: str | None = None
+    secure_cookies: bool = False
 
     def database_url(self, service: str) -> str:
         if service == "contactvault":
@@ -140,6 +149,16 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
     if raw in ("off", "false", "no", "0"):
         return False
     raise ConfigError(f"{name} must be on or off, got {raw!r}")
+def _dates(env: Mapping[str, str], name: str) -> frozenset[dt.date]:
+    raw = _env(env, name) or ""
+    days = set()
+    for part in raw.replace(";", ",").split(","):
+        if part.strip():
+            try:
+                days.add(dt.date.fromisoformat(part.strip()))
+            except ValueError:
+                raise ConfigError(f"{name} must list dates as YYYY-MM-DD, comma-separated; got {part.strip()!r}") from None
+    return frozenset(days)
 
 
 def _channel_secrets(env: Mapping[str, str]) -> dict[str, str]:
@@ -200,4 +219,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         channel_secrets=_channel_secrets(env),
         webhook_tolerance_seconds=_float(env, "KESAH_WEBHOOK_TOLERANCE_SECONDS"),
         db_admin_url=_env(env, "KESAH_DB_ADMIN_URL"),
+        holidays=_dates(env, "KESAH_HOLIDAYS"),
+        deadline_check_seconds=_float(env, "KESAH_DEADLINE_CHECK_SECONDS"),
+        session_key=_env(env, "KESAH_SESSION_KEY"),
+        secure_cookies=_switch(env, "KESAH_SECURE_COOKIES"),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -144,6 +145,12 @@ def prepare(settings: config.Settings) -> Path | None:
     fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(tokens, fh, indent=2)
+    # The first operator of the agency portal; the operator creates agencies' admins there.
+    password = secrets.token_urlsafe(12)
+    responses.accounts.create(None, "operator", "Operator Diskominfo", "operator", None, password)
+    fd = os.open(settings.data_dir / "operator-password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
     responses.store.engine.dispose()
     return tokens_file
 
@@ -185,7 +192,9 @@ def up(settings: config.Settings, env: Mapping[str, str]) -> int:
     supervisor.start()
     print(f"Kesah Etam is starting on http://{settings.http_host}:{settings.http_port}/ (data in {settings.data_dir})")
     if tokens_file:
-        print(f"Agency API tokens were written to {tokens_file}")
+        print(f"Agency API tokens were written to {tokens_file}; the portal's first login is 'operator' "
+              f"with the password in {settings.data_dir / 'operator-password'} (http://{settings.http_host}:"
+              f"{settings.http_port}/agency)")
     ports = ", ".join(f"{name} :{port}" for name, port in supervisor.health_ports.items())
     print(f"Health, readiness and metrics of the workers: {ports}")
     print("Press Ctrl-C to stop.")

@@ -13,6 +13,7 @@ One API over SQLAlchemy, the same on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
@@ -145,9 +146,17 @@ class EventStore:
 
     # --- writing ----------------------------------------------------------
 
-    def write(self):  # type: ignore[no-untyped-def]
-        """A write transaction; pass its connection to ``append``."""
-        return database.writing(self.engine)
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction holding the store's write lock from its start; pass it to ``append``.
+
+        A writer reads the state it decides on (a case, a rule) and appends
+        in one transaction; holding the lock from the start means no other
+        writer of this store changes that state in between.
+        """
+        with database.writing(self.engine) as conn:
+            self._lock(conn)
+            yield conn
 
     def lock(self, conn: Connection) -> None:
         """Take the store's write lock now (SQLite holds it from the start of a write)."""

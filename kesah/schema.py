@@ -67,6 +67,7 @@ COMPONENTS = {
         Component("eventstore", ENVIRONMENT / "eventstore", "kesah.eventstore:metadata"),
         Component("watch", ENVIRONMENT / "watch", "kesah.watch:metadata"),
         Component("intake", ROOT / "services" / "intake" / "migrations", "services.intake.store:metadata"),
+        Component("routing", ROOT / "services" / "routing" / "migrations", "services.routing.store:metadata"),
         Component("responses", ROOT / "services" / "responses" / "migrations", "services.responses.store:metadata"),
         Component("publicview", ROOT / "services" / "publicview" / "migrations", "services.publicview.store:metadata"),
         Component("contactvault", ROOT / "services" / "intake" / "vault_migrations",
@@ -77,7 +78,7 @@ COMPONENTS = {
 # Which components each service's database holds, in the order they migrate.
 DATABASES: dict[str, tuple[str, ...]] = {
     "intake": ("eventstore", "watch", "intake"),
-    "routing": ("eventstore", "watch"),
+    "routing": ("eventstore", "watch", "routing"),
     "responses": ("eventstore", "watch", "responses"),
     "publicview": ("watch", "publicview"),
     # Not a service: intake's per-complaint contact keys, kept apart from intake's database.

@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -179,3 +179,19 @@ def load_keyring(keys_dir: Path, services: Iterable[str], signers: Iterable[Sign
     for signer in signers:
         ring.add(signer.service, signer.public_base64())
     return ring
+
+
+def load_or_create_secret(path: Path, make: Callable[[], bytes]) -> bytes:
+    """A secret kept in a file (mode 0600), made by ``make`` the first time; safe when processes race."""
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = make()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secret + b"\n")
+        return secret

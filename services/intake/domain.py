@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import uuid
@@ -122,3 +123,44 @@ def title_from(description: str, kind_label: str) -> str:
     if len(first) > 80:
         first = first[:80].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return first if len(first) >= 5 else f"{kind_label}: {first}"[:200]
+
+
+class WrongSecret(Exception):
+    """The secret does not belong to this complaint."""
+
+
+class NotNow(Exception):
+    """The complaint's state does not allow this follow-up; the message (Indonesian) says why."""
+
+
+def secret_matches(stored_hash: str, secret: str) -> bool:
+    return hmac.compare_digest(stored_hash, secret_hash(secret or ""))
+
+
+def follow_up(complaint_id: str, tracking_code: str, state: dict[str, Any], action: str, comment: str) -> NewEvent:
+    """ComplaintClosed (``selesai``) after an answer, or ComplaintReopened (``buka``) once, with a comment."""
+    if state["rejected"]:
+        raise NotNow("Aduan ini ditolak; tidak dapat ditindaklanjuti.")
+    if action == "selesai":
+        if not state["answer_event_id"]:
+            raise NotNow("Aduan dapat dinyatakan selesai setelah instansi menjawabnya.")
+        type_, cause = "ComplaintClosed", state["answer_event_id"]
+    elif action == "buka":
+        if state["reopened"]:
+            raise NotNow("Aduan hanya dapat dibuka kembali satu kali.")
+        if not (state["answer_event_id"] or state["closed"]):
+            raise NotNow("Aduan dapat dibuka kembali setelah instansi menjawabnya.")
+        if len(comment.strip()) < 5:
+            raise NotNow("Tuliskan alasan membuka kembali aduan (minimal 5 karakter).")
+        type_, cause = "ComplaintReopened", state["answer_event_id"]
+    else:
+        raise ValueError(action)
+    return NewEvent(
+        type=type_,
+        stream_id=complaint_id,
+        payload={"complaint_id": complaint_id, "tracking_code": tracking_code, "comment": comment.strip()},
+        event_id=str(uuid.uuid4()),
+        occurred_at=utc_now(),
+        correlation_id=complaint_id,
+        causation_id=cause,
+    )

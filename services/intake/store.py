@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
-from kesah import config, database, schema, stores
+from kesah import config, database, schema, signing, stores
 from kesah.contracts import RecordedEvent, utc_now
 from kesah.eventstore import EventStore
+from kesah.signing import Keyring
 
 from . import domain, posts
 from .channels import Post
@@ -105,6 +104,20 @@ contact_keys = sa.Table(
 )
 
 
+# What the reporter may still do: confirm an answer (selesai) or reopen it, once.
+followups = sa.Table(
+    "followups",
+    metadata,
+    sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), primary_key=True),
+    sa.Column("answer_event_id", sa.String(36)),  # the latest answer (dijawab) not yet confirmed or reopened
+    sa.Column("closed", sa.Boolean, nullable=False),
+    sa.Column("reopened", sa.Boolean, nullable=False),
+    sa.Column("rejected", sa.Boolean, nullable=False),
+)
+
+CONSUMER = "intake"
+
+
 class ContactVault:
     """Each complaint's contact data under a key of its own, kept apart from the data."""
 
@@ -117,7 +130,7 @@ class ContactVault:
         if settings.contact_key:
             master = settings.contact_key.encode("ascii")
         else:
-            master = load_or_create_key(settings.keys_dir / "contact.key")
+            master = signing.load_or_create_secret(settings.keys_dir / "contact.key", Fernet.generate_key)
         engine = database.create_engine(settings.contact_vault_url)
         schema.prepare(engine, "contactvault")
         return cls(master, engine)
@@ -159,21 +172,6 @@ class ContactVault:
         """Crypto-shredding: without its key, the complaint's ciphertext is noise everywhere."""
         with database.writing(self.engine) as conn:
             return conn.execute(contact_keys.delete().where(contact_keys.c.complaint_id == complaint_id)).rowcount > 0
-
-
-def load_or_create_key(path: Path) -> bytes:
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = Fernet.generate_key()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return path.read_bytes().strip()
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key + b"\n")
-        return key
 
 
 @dataclass(frozen=True)
@@ -225,13 +223,15 @@ class StoredPhoto:
 class Intake:
     """Intake's state: its event store and its private tables."""
 
-    def __init__(self, store: EventStore, vault: ContactVault) -> None:
+    def __init__(self, store: EventStore, vault: ContactVault, keyring: Keyring | None = None) -> None:
         self.store = store
         self.vault = vault
+        self.keyring = keyring
 
     @classmethod
     def open(cls, settings: config.Settings) -> "Intake":
-        return cls(stores.owner_store(settings, "intake"), ContactVault.from_settings(settings))
+        return cls(stores.owner_store(settings, "intake"), ContactVault.from_settings(settings),
+                   stores.keyring(settings))
 
     def _free_code(self, conn: Connection) -> str:
         # Under the store's write lock, so check-then-insert cannot race.
@@ -427,3 +427,54 @@ class Intake:
 
 def _key_hash(key: str) -> str:
     return hashlib.sha256(key.strip().encode("utf-8")).hexdigest()
+
+    # --- the reporter's follow-up -------------------------------------------------
+
+    def handle(self, event: RecordedEvent) -> None:
+        """An answer or a rejection: what the reporter may do next. Idempotent by the tracking row."""
+        with self.store.write() as conn:
+            if self.store.handled(conn, CONSUMER, event.event_id):
+                return
+            state = self._followup(conn, event.correlation_id)
+            if event.type == "ResponsePosted" and event.payload["status"] == "dijawab":
+                state.update(answer_event_id=event.event_id)
+            elif event.type == "ComplaintRejected":
+                state.update(rejected=True)
+            self._save_followup(conn, event.correlation_id, state)
+            self.store.record_handled(conn, CONSUMER, event.event_id)
+
+    @staticmethod
+    def _followup(conn: Connection, complaint_id: str) -> dict[str, object]:
+        row = conn.execute(sa.select(followups).where(followups.c.complaint_id == complaint_id)).first()
+        if row is None:
+            return {"answer_event_id": None, "closed": False, "reopened": False, "rejected": False, "new": True}
+        return {**row._mapping, "new": False}
+
+    @staticmethod
+    def _save_followup(conn: Connection, complaint_id: str, state: dict[str, object]) -> None:
+        values = {k: v for k, v in state.items() if k not in ("new", "complaint_id")}
+        if state["new"]:
+            conn.execute(followups.insert().values(complaint_id=complaint_id, **values))
+        else:
+            conn.execute(followups.update().where(followups.c.complaint_id == complaint_id).values(**values))
+
+    def follow_up(self, tracking_code: str, secret: str, action: str, comment: str) -> RecordedEvent:
+        """The reporter, proven by the secret, confirms (``selesai``) or reopens (``buka``).
+
+        LookupError: no such complaint; domain.WrongSecret; domain.NotNow (the state does not allow it).
+        """
+        with self.store.write() as conn:
+            row = conn.execute(sa.select(complaints).where(complaints.c.tracking_code == tracking_code)).first()
+            if row is None:
+                raise LookupError(tracking_code)
+            if not domain.secret_matches(row.secret_hash, secret):
+                raise domain.WrongSecret()
+            state = self._followup(conn, row.complaint_id)
+            event = domain.follow_up(row.complaint_id, tracking_code, state, action, comment)
+            (recorded,) = self.store.append(conn, [event])
+            if action == "selesai":
+                state.update(closed=True, answer_event_id=None)
+            else:
+                state.update(reopened=True, closed=False, answer_event_id=None)
+            self._save_followup(conn, row.complaint_id, state)
+        return recorded

@@ -48,6 +48,7 @@ def public_json(doc: dict[str, Any]) -> dict[str, Any]:
         "overdue": doc.get("overdue", False),
         "rejection_reason": doc.get("rejection_reason"),
         "reopened": doc.get("reopened", False),
+        "awaiting_routing": doc.get("awaiting_routing", False),
         "photo": doc.get("photo"),
         "responses": doc["responses"],
         "timeline": doc["timeline"],

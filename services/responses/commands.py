@@ -1,8 +1,10 @@
-"""Operator commands for agencies."""
+"""Operator commands for agencies and portal accounts."""
 
 from __future__ import annotations
 
 import argparse
+import secrets
+import sys
 from typing import Any
 
 from kesah.cli import CliError, settings
@@ -14,6 +16,16 @@ def register(sub: Any) -> None:
     p.add_argument("agency_id")
     p.set_defaults(run=agency)
 
+    p = sub.add_parser("account", help="agency portal accounts")
+    p.add_argument("action", choices=("add",))
+    p.add_argument("username")
+    p.add_argument("--role", choices=("staff", "admin", "operator"), required=True)
+    p.add_argument("--agency", help="the agency of a staff or admin account")
+    p.add_argument("--name", help="the person's name (default: the username)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input (default: generate one and print it)")
+    p.set_defaults(run=account)
+
 
 def agency(args: argparse.Namespace) -> int:
     from .store import Responses
@@ -24,4 +36,20 @@ def agency(args: argparse.Namespace) -> int:
     except KeyError:
         raise CliError(f"no agency with id {args.agency_id!r}") from None
     print(token)
+    return 0
+
+
+def account(args: argparse.Namespace) -> int:
+    from .accounts import AccountError
+    from .store import Responses
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else secrets.token_urlsafe(12)
+    responses = Responses.open(settings())
+    try:
+        responses.accounts.create(None, args.username, args.name or args.username, args.role, args.agency, password)
+    except AccountError as exc:
+        raise CliError(f"account not created: {exc}") from None
+    finally:
+        responses.store.engine.dispose()
+    print(f"account {args.username} ({args.role}) created" + ("" if args.password_stdin else f"; password: {password}"))
     return 0

@@ -1,8 +1,9 @@
-"""Responses' HTTP face: agencies answer the complaints routed to them.
+"""Responses' HTTP face: the agency portal (/agency) and the agencies' token API (/api/agency).
 
-Authenticated by a per-agency API token (Authorization: Bearer ...). The
-authorization check lives in Responses.answer, not here: a page or API that
-forgets to check still cannot answer another agency's complaint.
+The API is authenticated by a per-agency token (Authorization: Bearer ...),
+which acts as that agency's staff. The authorization checks live in
+``Responses`` (domain.py's matrix), not here: a page or API that forgets to
+check still cannot answer another agency's complaint.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from starlette.routing import Route
 
 from kesah import config, http, watch
 
-from .domain import NotYours
+from . import domain
+from .portal import Portal
 from .schemas import ANSWER
 from .store import Responses
 
@@ -25,17 +27,17 @@ def create_app(settings: config.Settings | None = None, responses: Responses | N
     settings = settings or config.load()
     responses = responses or Responses.open(settings)
 
-    def agency_of(request: Request) -> tuple[str, str]:
+    def actor_of(request: Request) -> domain.Actor:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise http.ApiError(401, "Sertakan token instansi: Authorization: Bearer <token>.")
-        agency = responses.agency_for_token(token.strip())
-        if agency is None:
+        actor = responses.actor_for_token(token.strip())
+        if actor is None:
             raise http.ApiError(401, "Token instansi tidak dikenal.")
-        return agency
+        return actor
 
     async def answer(request: Request) -> JSONResponse:
-        agency_id, agency_name = await run_in_threadpool(agency_of, request)
+        actor = await run_in_threadpool(actor_of, request)
         data = await http.read_json(request)
         try:
             loaded = ANSWER.load(data)
@@ -43,13 +45,13 @@ def create_app(settings: config.Settings | None = None, responses: Responses | N
             raise http.ApiError(422, "Data jawaban tidak valid.", exc.messages) from None
         complaint = request.path_params["complaint"]
         try:
-            event = await run_in_threadpool(
-                responses.answer, complaint, agency_id, agency_name, loaded["body"].strip(), loaded["status"]
-            )
+            event = await run_in_threadpool(responses.answer, actor, complaint, loaded["body"].strip(), loaded["status"])
         except LookupError:
             raise http.ApiError(404, "Aduan tidak ditemukan atau belum diteruskan ke instansi.") from None
-        except NotYours:
-            raise http.ApiError(403, "Aduan ini tidak diteruskan ke instansi Anda.") from None
+        except domain.Forbidden as exc:
+            raise http.ApiError(403, str(exc)) from None
+        except domain.Conflict as exc:
+            raise http.ApiError(409, str(exc)) from None
         return JSONResponse(
             {"response_id": event.payload["response_id"], "complaint_id": event.payload["complaint_id"],
              "tracking_code": event.payload["tracking_code"], "status": event.payload["status"]},
@@ -57,19 +59,22 @@ def create_app(settings: config.Settings | None = None, responses: Responses | N
         )
 
     async def inbox(request: Request) -> JSONResponse:
-        agency_id, _ = await run_in_threadpool(agency_of, request)
-        items = await run_in_threadpool(responses.assigned_to, agency_id)
+        actor = await run_in_threadpool(actor_of, request)
+        items = await run_in_threadpool(lambda: responses.inbox(actor, status=None))
         return JSONResponse(
             {"complaints": [
-                {"complaint_id": a.complaint_id, "tracking_code": a.tracking_code, "due_date": a.due_date}
-                for a in items
+                {"complaint_id": c["complaint_id"], "tracking_code": c["tracking_code"], "status": c["status"], "due_date": c["due_date"],
+                 "overdue": c["overdue"], "title": c["title"]}
+                for c in items
             ]}
         )
 
+    portal = Portal(settings, responses)
     app = http.create_app(
         [
             Route("/api/agency/complaints", inbox, methods=["GET"]),
             Route("/api/agency/complaints/{complaint}/responses", answer, methods=["POST"]),
+            *portal.routes(),
         ],
         checks={"store": http.database_check(responses.store.engine),
                 **watch.recorded_checks(responses.store.engine, ("integrity",))},

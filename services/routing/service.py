@@ -1,55 +1,53 @@
-"""routing's nameko service: every submitted complaint gets an agency and a due date."""
+"""routing's nameko service: routes, re-routes, watches due dates; operators' decisions over RPC.
+
+The agency portal's operator pages call the RPC methods below; they run the
+same ``Routing`` code as the ``kesah rules`` and ``kesah deadlines`` commands.
+Errors come back as ``{"error": message}`` (Indonesian, for the page) rather
+than as remote exceptions.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any, Callable
 
-from kesah import config, reference, stores
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from kesah import config
 from kesah.consumer import accept, inbox
-from kesah.contracts import RecordedEvent
 from kesah.dependencies import Resource, SelfWatch
+from kesah.eventstore import EventStore
 from kesah.logwatch import owner_watchdog
-from kesah.eventstore import ConcurrencyError, EventStore
-from kesah.signing import Keyring
 from kesah.sourcelog import SourceLog
 
-from . import domain, rules
+from . import domain
+from .store import CONSUMER, Routing, RuleError
 
 log = logging.getLogger("kesah.routing")
 
-CONSUMER = "routing"
+# Read when the service class is built: nameko fixes a timer's interval then.
+DEADLINE_CHECK_SECONDS = config.load().deadline_check_seconds
 
 
-class Routing:
-    def __init__(self, store: EventStore, keyring: Keyring) -> None:
-        self.store = store
-        self.keyring = keyring
-        self.reference = reference.load()
-        self.rules = rules.seed_rules(self.reference)
+def _answer(action: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        return {"ok": action()}
+    except LookupError:
+        return {"error": "Aduan tidak ditemukan di routing."}
+    except (domain.Refused, RuleError) as exc:
+        return {"error": str(exc)}
 
-    @classmethod
-    def open(cls, settings: config.Settings) -> "Routing":
-        return cls(stores.owner_store(settings, "routing"), stores.keyring(settings))
 
-    def handle(self, event: RecordedEvent) -> None:
-        if event.type != "ComplaintSubmitted":
-            return
-        with self.store.write() as conn:
-            if self.store.handled(conn, CONSUMER, event.event_id):
-                return
-            routed = domain.route(event, self.rules, self.reference)
-            try:
-                self.store.append(conn, [routed], expected_version=0)
-            except ConcurrencyError:
-                # Routed already under another delivery of the same complaint.
-                log.info("complaint %s is routed already", event.correlation_id)
-            self.store.record_handled(conn, CONSUMER, event.event_id)
+def rule_dict(rule: Any) -> dict[str, Any]:
+    return rule.payload()
 
 
 class RoutingService(SourceLog):
     name = "routing"
 
     routing = Resource(Routing.open)
+    watchdog = SelfWatch(lambda settings: owner_watchdog(settings, "routing"))
     watchdog = SelfWatch(lambda settings: owner_watchdog(settings, "routing"))
 
     @property
@@ -59,3 +57,47 @@ class RoutingService(SourceLog):
     @inbox(CONSUMER)
     def on_event(self, body: object) -> None:
         self.routing.handle(accept(body, self.routing.keyring))
+
+    @timer(interval=DEADLINE_CHECK_SECONDS)
+    def check_deadlines(self) -> None:
+        raised = self.routing.raise_overdue()
+        if raised:
+            log.info("overdue: %s", ", ".join(raised))
+
+    # --- operators' decisions (RPC) ----------------------------------------------
+
+    @rpc
+    def route(self, complaint: str, agency_id: str, agency_name: str, reason: str, operator: str) -> dict[str, Any]:
+        return _answer(lambda: self.routing.route_manually(complaint, agency_id, agency_name, reason, operator).event_id)
+
+    @rpc
+    def reroute(self, complaint: str, agency_id: str, agency_name: str, reason: str, operator: str) -> dict[str, Any]:
+        return _answer(lambda: self.routing.reroute(complaint, agency_id, agency_name, reason, operator).event_id)
+
+    @rpc
+    def reject(self, complaint: str, reason: str, operator: str) -> dict[str, Any]:
+        return _answer(lambda: self.routing.reject(complaint, reason, operator).event_id)
+
+    @rpc
+    def list_rules(self) -> list[dict[str, Any]]:
+        return [rule_dict(r) for r in self.routing.rules()]
+
+    @rpc
+    def add_rule(self, agency_id: str, agency_name: str, keywords: list[str], kinds: list[str],
+                 kelurahan: list[str]) -> dict[str, Any]:
+        return _answer(lambda: rule_dict(self.routing.add_rule(agency_id, keywords, kinds, kelurahan, agency_name)))
+
+    @rpc
+    def remove_rule(self, rule_id: str) -> dict[str, Any]:
+        return _answer(lambda: rule_dict(self.routing.remove_rule(rule_id)))
+
+    @rpc
+    def test_rules(self, text: str, kind: str, kelurahan: str) -> dict[str, Any]:
+        decision, verdicts = self.routing.test(text, kind, kelurahan)
+        return {
+            "decision": None if decision is None else {"agency_id": decision.agency_id,
+                                                       "agency_name": decision.agency_name,
+                                                       "reason": decision.reason},
+            "verdicts": [{"rule_id": v.rule.rule_id, "agency_id": v.rule.agency_id,
+                          "matched_keywords": list(v.matched_keywords), "skipped": v.skipped} for v in verdicts],
+        }

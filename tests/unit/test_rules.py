@@ -7,11 +7,10 @@ from services.routing import rules
 
 REF = reference.load()
 RULES = rules.seed_rules(REF)
-TRIAGE = (REF.triage_agency, REF.agency(REF.triage_agency).name)
 
 
-def choose(text: str, kind: str = "keluhan", kelurahan: str = "Api-Api") -> rules.Decision:
-    return rules.choose(kind=kind, kelurahan=kelurahan, texts=[text], rules=RULES, triage=TRIAGE)
+def choose(text: str, kind: str = "keluhan", kelurahan: str = "Api-Api") -> rules.Decision | None:
+    return rules.choose(kind=kind, kelurahan=kelurahan, texts=[text], rules=RULES)
 
 
 @pytest.mark.parametrize(
@@ -30,19 +29,20 @@ def choose(text: str, kind: str = "keluhan", kelurahan: str = "Api-Api") -> rule
     ],
 )
 def test_keywords_route_to_the_agency_that_owns_them(text: str, agency: str) -> None:
-    assert choose(text).agency_id == agency
+    assert choose(text).agency_id == agency  # type: ignore[union-attr]
 
 
-def test_no_keyword_goes_to_triage_with_a_reason() -> None:
-    decision = choose("Terima kasih atas pelayanannya")
-    assert decision.agency_id == "diskominfo"
-    assert decision.matched_keywords == ()
-    assert "dipilah" in decision.reason
+def test_no_keyword_means_no_decision_the_operator_routes_it() -> None:
+    assert choose("Terima kasih atas pelayanannya") is None
+
+
+def test_the_reason_names_the_keywords_and_the_rule() -> None:
+    assert choose("Jalan berlubang").reason == "Kata kunci: jalan, berlubang (aturan pupr)."
 
 
 def test_keywords_match_whole_words_only() -> None:
     # "kk" is a keyword of disdukcapil; "kakak" must not match it, nor "obat" inside "obati".
-    assert choose("Kakak saya diobati dengan baik").agency_id == "diskominfo"
+    assert choose("Kakak saya diobati dengan baik") is None
 
 
 def test_a_phrase_outweighs_a_single_word() -> None:
@@ -56,14 +56,20 @@ def test_ties_go_to_the_earlier_rule() -> None:
 
 
 def test_rules_can_be_limited_by_kind_and_kelurahan() -> None:
-    only_saran = rules.Rule("dinsos", "Dinas Sosial", ("jalan",), kinds=("saran",), kelurahan=("Loktuan",))
-    picked = rules.choose(kind="saran", kelurahan="Loktuan", texts=["jalan"], rules=[only_saran], triage=TRIAGE)
-    assert picked.agency_id == "dinsos"
-    other_kind = rules.choose(kind="keluhan", kelurahan="Loktuan", texts=["jalan"], rules=[only_saran], triage=TRIAGE)
-    assert other_kind.agency_id == "diskominfo"
-    other_place = rules.choose(kind="saran", kelurahan="Kanaan", texts=["jalan"], rules=[only_saran], triage=TRIAGE)
-    assert other_place.agency_id == "diskominfo"
+    only_saran = rules.Rule("dinsos-1", "dinsos", "Dinas Sosial", ("jalan",), kinds=("saran",), kelurahan=("Loktuan",))
+    picked = rules.choose(kind="saran", kelurahan="Loktuan", texts=["jalan"], rules=[only_saran])
+    assert picked is not None and picked.agency_id == "dinsos"
+    assert rules.choose(kind="keluhan", kelurahan="Loktuan", texts=["jalan"], rules=[only_saran]) is None
+    assert rules.choose(kind="saran", kelurahan="Kanaan", texts=["jalan"], rules=[only_saran]) is None
+    verdicts = rules.explain(kind="keluhan", kelurahan="Kanaan", texts=["jalan"], rules=[only_saran])
+    assert verdicts[0].skipped == "kind"
+
+
+def test_agencies_that_declined_are_left_out() -> None:
+    decision = rules.choose(kind="keluhan", kelurahan="Api-Api", texts=["Sampah di jalan"], rules=RULES,
+                            exclude={"pupr"})
+    assert decision is not None and decision.agency_id == "dlh"
 
 
 def test_matching_ignores_case_and_spacing() -> None:
-    assert choose("JALAN   BERLUBANG").matched_keywords == ("jalan", "berlubang")
+    assert choose("JALAN   BERLUBANG").matched_keywords  # type: ignore[union-attr] == ("jalan", "berlubang")

@@ -53,7 +53,9 @@ def test_routing_and_the_projection_read_both_versions_alike() -> None:
     v2 = recorded("intake", "ComplaintSubmitted", V2_PAYLOAD, position=1, occurred_at=v1.occurred_at, version=2)
     check_event(v2, keyring())
     ref = reference.load()
-    routed = [routing.route(e, rules.seed_rules(ref), ref, now="2026-11-25T01:00:01.000000Z") for e in (v1, v2)]
+    policy = routing.DuePolicy(ref.response_due_working_days)
+    routed = [routing.route(routing.apply(None, e), e, rules.seed_rules(ref), policy, now="2026-11-25T01:00:01.000000Z")
+              for e in (v1, v2)]
     assert [r.payload["agency_id"] for r in routed] == ["pupr", "pupr"]
     docs = [complaint_view([e]) for e in (v1, v2)]
     assert docs[0]["channel"] == "web" and docs[1]["channel"] == "facebook"
