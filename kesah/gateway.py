@@ -18,6 +18,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/api/complaints", "Exact", "intake"),
     ("/api/intake", "Prefix", "intake"),
     ("/lapor", "Exact", "intake"),
+    ("/pelapor", "Prefix", "intake"),  # the reporter's follow-up form (tracking code + secret)
     ("/api/agency", "Prefix", "responses"),
     ("/agency", "Prefix", "responses"),
     ("/", "Prefix", "publicview"),

@@ -89,6 +89,12 @@ def form_data(values: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+FOLLOW_UPS = {
+    "selesai": "Terima kasih. Aduan dinyatakan selesai.",
+    "buka": "Aduan dibuka kembali dan diteruskan lagi ke instansi.",
+}
+
+
 def create_app(settings: config.Settings | None = None, intake: Intake | None = None) -> Starlette:
     settings = settings or config.load()
     intake = intake or Intake.open(settings)
@@ -241,9 +247,49 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
             raise http.ApiError(404, "Saluran tidak dikenal.")
         return await deliver(request, SignedWebhook(name, secret, settings.webhook_tolerance_seconds))
 
+    def follow_up(code: str, data: dict) -> tuple[int, str]:
+        """(HTTP status, message in Indonesian) of the reporter's follow-up."""
+        tracking_code = domain.normalize_tracking_code(code)
+        action = str(data.get("action", ""))
+        if tracking_code is None:
+            return 404, "Kode aduan tidak dikenal."
+        if action not in FOLLOW_UPS:
+            return 422, "Pilihan harus 'selesai' atau 'buka'."
+        try:
+            intake.follow_up(tracking_code, str(data.get("secret", "")), action, str(data.get("comment") or "")[:2000])
+        except LookupError:
+            return 404, "Kode aduan tidak dikenal."
+        except domain.WrongSecret:
+            return 403, "Kode rahasia tidak cocok dengan aduan ini."
+        except domain.NotNow as exc:
+            return 409, str(exc)
+        return 201, FOLLOW_UPS[action]
+
+    async def follow_up_api(request: Request) -> JSONResponse:
+        data = await http.read_json(request)
+        if not isinstance(data, dict):
+            raise http.ApiError(422, "Data harus berupa objek JSON.")
+        status, message = await run_in_threadpool(follow_up, request.path_params["code"], data)
+        if status != 201:
+            raise http.ApiError(status, message)
+        return JSONResponse({"message": message}, status_code=201)
+
+    async def follow_up_page(request: Request) -> Response:
+        code = (domain.normalize_tracking_code(request.path_params["code"]) or request.path_params["code"])[:9]
+        context: dict = {"code": code, "message": None, "ok": False}
+        status = 200
+        if request.method == "POST":
+            form = await request.form(max_fields=10)
+            status, context["message"] = await run_in_threadpool(follow_up, code, dict(form))
+            context["ok"] = status == 201
+            status = 200 if status == 201 else status
+        return templates.TemplateResponse(request, "followup.html", context, status_code=status)
+
     app = http.create_app(
         [
             Route("/api/complaints", submit, methods=["POST"]),
+            Route("/api/intake/complaints/{code}/follow-up", follow_up_api, methods=["POST"]),
+            Route("/pelapor/{code}", follow_up_page, methods=["GET", "POST"]),
             Route("/lapor", form_page, methods=["GET", "POST"]),
             Route("/api/intake/photos/{photo_id}", photo),
             Route("/api/intake/open311/requests", open311_request, methods=["POST"]),

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 import socket
 import time
 from pathlib import Path
@@ -207,3 +210,56 @@ class System:
     def events(self, service: str, types: Iterable[str] | None = None) -> list[Any]:
         wanted = set(types) if types else None
         return [e for e in self.store(service).read() if wanted is None or e.type in wanted]
+
+    # --- the agency portal ------------------------------------------------------------
+
+    def account(self, username: str, role: str, agency: str | None = None) -> str:
+        """Create a portal account in responses' store (as ``kesah account add`` does); returns its password."""
+        from services.responses.store import Responses
+
+        password = f"sandi-{username}-12345"
+        responses = Responses.open(self.settings)
+        try:
+            responses.accounts.create(None, username, username.title(), role, agency, password)
+        finally:
+            responses.store.engine.dispose()
+        return password
+
+    def portal(self, username: str, password: str | None = None) -> "PortalUser":
+        """A logged-in browser-like client of the agency portal (its own cookies)."""
+        user = PortalUser(httpx.Client(base_url=str(self.http.base_url), timeout=30))
+        response = user.login(username, password or f"sandi-{username}-12345")
+        assert response.status_code == 303, response.text
+        return user
+
+    def kesah(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a ``kesah`` command against this system's settings."""
+        return subprocess.run([sys.executable, "-m", "kesah", *args], env=self.env, capture_output=True, text=True,
+                              timeout=60)
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class PortalUser:
+    """One person's session in the portal: GET pages, POST forms with the page's CSRF token."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def login(self, username: str, password: str) -> httpx.Response:
+        page = self.http.get("/agency/login")
+        token = CSRF_RE.search(page.text).group(1)  # type: ignore[union-attr]
+        return self.http.post("/agency/login", data={"csrf_token": token, "username": username, "password": password})
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.get(path, **kwargs)
+
+    def csrf(self) -> str:
+        return CSRF_RE.search(self.http.get("/agency/inbox").text).group(1)  # type: ignore[union-attr]
+
+    def post(self, path: str, data: dict[str, Any], csrf: bool = True) -> httpx.Response:
+        return self.http.post(path, data={**data, **({"csrf_token": self.csrf()} if csrf else {})})
+
+    def close(self) -> None:
+        self.http.close()

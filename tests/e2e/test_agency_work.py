@@ -1,0 +1,274 @@
+"""Agencies' work end to end: the portal's authorization matrix, re-routing, the operator's queue,
+deadlines, rules and the reporter's follow-up. Real processes, real broker, real HTTP.
+
+One system serves the whole module (starting one costs seconds); each test makes its own complaints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.support import services
+from tests.support.fixtures import stores_on_postgres
+from tests.support.system import PortalUser, System, wait_until
+
+ROAD = {"title": "Jalan berlubang di Jl. Awang Long", "body": "Aspal jalan berlubang besar di depan pasar."}
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    vhost = services.create_vhost()
+    databases: list[str] = []
+    urls = None
+    if stores_on_postgres():
+        import uuid
+
+        urls = {}
+        for service in ("intake", "routing", "responses", "publicview"):
+            name = f"kesah_test_{uuid.uuid4().hex[:10]}"
+            services.create_pg_database(name)
+            databases.append(name)
+            urls[service] = services.pg_url(name)
+    system = System(Path(tmp_path_factory.mktemp("work")), vhost, urls)
+    try:
+        for username, role, agency in (("ops", "operator", None), ("budi", "staff", "pupr"),
+                                       ("ani", "admin", "pupr"), ("dewi", "staff", "dlh")):
+            system.account(username, role, agency)
+        system.start()
+        yield system
+    finally:
+        system.close()
+        services.delete_vhost(vhost)
+        for name in databases:
+            services.drop_pg_database(name)
+
+
+@pytest.fixture(scope="module")
+def people(work: System) -> Iterator[dict[str, PortalUser]]:
+    logged_in = {name: work.portal(name) for name in ("ops", "budi", "ani", "dewi")}
+    yield logged_in
+    for user in logged_in.values():
+        user.close()
+
+
+def anonymous(system: System) -> PortalUser:
+    import httpx
+
+    return PortalUser(httpx.Client(base_url=str(system.http.base_url), timeout=30))
+
+
+def to_login(response) -> bool:  # type: ignore[no-untyped-def]
+    return response.status_code == 303 and response.headers["location"].startswith("/agency/login")
+
+
+def test_reading_a_case_file_belongs_to_its_agency_and_operators(work: System, people: dict[str, PortalUser]) -> None:
+    code = work.submit(**ROAD, visibility="confidential")["tracking_code"]
+    work.assigned(code, "pupr")
+    page = people["budi"].get(f"/agency/complaints/{code}")
+    assert page.status_code == 200 and "Aspal jalan berlubang" in page.text  # confidential, but theirs
+    assert "Rahasia" in page.text
+    assert people["ops"].get(f"/agency/complaints/{code}").status_code == 200
+    other = people["dewi"].get(f"/agency/complaints/{code}")
+    assert other.status_code == 403 and "Aspal jalan" not in other.text
+    assert to_login(anonymous(work).get(f"/agency/complaints/{code}"))
+    # The inbox: one's own agency only; another agency's queue is refused.
+    assert code in people["budi"].get("/agency/inbox").text
+    assert code not in people["dewi"].get("/agency/inbox").text
+    assert people["budi"].get("/agency/inbox?agency=dlh").status_code == 403
+    assert people["budi"].get("/agency/inbox?queue=routing").status_code == 403
+    assert to_login(anonymous(work).get("/agency/inbox"))
+
+
+def test_answering_belongs_to_the_agency_the_complaint_is_routed_to(work: System, people: dict[str, PortalUser]) -> None:
+    code = work.submit(**ROAD)["tracking_code"]
+    work.assigned(code, "pupr")
+    path = f"/agency/complaints/{code}/answer"
+    answer = {"body": "Tim kami menambal lubang besok pagi.", "status": "diproses"}
+    assert people["dewi"].post(path, answer).status_code == 403
+    assert people["ops"].post(path, answer).status_code == 403  # operators do not answer for agencies
+    assert to_login(anonymous(work).post(path, answer, csrf=False))
+    no_token = people["budi"].post(path, answer, csrf=False)
+    assert no_token.status_code == 403 and "Formulir" in no_token.text
+    forged = people["budi"].http.post(path, data={**answer, "csrf_token": people["dewi"].csrf()})
+    assert forged.status_code == 403
+    assert people["budi"].post(path, {"body": "", "status": "dijawab"}).status_code == 422
+    assert work.events("responses", ["ResponsePosted"]) == [] or all(
+        e.payload["tracking_code"] != code for e in work.events("responses", ["ResponsePosted"]))
+    done = people["budi"].post(path, answer)
+    assert done.status_code == 303 and done.headers["location"].endswith("?ok=answered")
+    doc = work.wait_public(code, lambda c: c["responses"])
+    assert doc["status"] == "diproses" and doc["responses"][0]["body"] == answer["body"]
+
+
+def test_staff_accounts_are_managed_by_their_agency_admin_or_an_operator(work: System,
+                                                                        people: dict[str, PortalUser]) -> None:
+    new = {"action": "create", "username": "citra", "name": "Citra", "role": "staff", "password": "sandi-citra-12345"}
+    assert people["budi"].post("/agency/staff", new).status_code == 403  # staff are not admins
+    assert people["budi"].get("/agency/staff").status_code == 403
+    assert people["ani"].post("/agency/staff", new, csrf=False).status_code == 403
+    assert to_login(anonymous(work).post("/agency/staff", new, csrf=False))
+    assert people["ani"].post("/agency/staff", new).status_code == 303
+    listing = people["ani"].get("/agency/staff")
+    assert "citra" in listing.text and "dewi" not in listing.text
+    # An admin of pupr cannot touch dlh's staff; an operator can.
+    deactivate = {"action": "deactivate", "username": "dewi"}
+    assert people["ani"].post("/agency/staff", deactivate).status_code == 403
+    work.portal("citra").close()
+    assert people["ops"].post("/agency/staff", {"action": "deactivate", "username": "citra", "agency": "pupr"}).status_code == 303
+    assert anonymous(work).login("citra", "sandi-citra-12345").status_code == 401
+
+
+def test_operator_pages_are_for_operators(work: System, people: dict[str, PortalUser]) -> None:
+    for path in ("/agency/agencies", "/agency/rules"):
+        assert people["ani"].get(path).status_code == 403
+        assert people["ops"].get(path).status_code == 200
+        assert to_login(anonymous(work).get(path))
+    dispora = {"agency_id": "dispora", "name": "Dinas Pemuda dan Olahraga"}
+    assert people["ani"].post("/agency/agencies", dispora).status_code == 403
+    assert people["ops"].post("/agency/agencies", dispora, csrf=False).status_code == 403
+    assert people["ops"].post("/agency/agencies", dispora).status_code == 303
+    assert "Dinas Pemuda dan Olahraga" in people["ops"].get("/agency/agencies").text
+    rule = {"agency": "dispora", "keywords": "stadion, gor"}
+    assert people["budi"].post("/agency/rules", rule).status_code == 403
+    assert people["ops"].post("/agency/rules", rule).status_code == 303
+    tested = people["ops"].get("/agency/rules", params={"text": "Atap GOR bocor", "kind": "keluhan"})
+    assert "Dinas Pemuda dan Olahraga" in tested.text and "cocok gor" in tested.text
+    code = work.submit(title="Atap GOR Bontang bocor", body="Atap GOR bocor saat hujan.")["tracking_code"]
+    assert work.wait_public(code, lambda c: c["agency"] is not None)["agency"]["id"] == "dispora"
+
+
+def test_an_agency_asks_for_rerouting_an_operator_moves_it_and_the_first_agency_loses_access(
+        work: System, people: dict[str, PortalUser]) -> None:
+    code = work.submit(**ROAD)["tracking_code"]
+    work.assigned(code, "pupr")
+    request = {"reason": "Ini saluran air, wewenang PDAM.", "suggested_agency": "pdam"}
+    path = f"/agency/complaints/{code}/reroute-request"
+    assert people["dewi"].post(path, request).status_code == 403
+    assert people["budi"].post(path, request, csrf=False).status_code == 403
+    assert to_login(anonymous(work).post(path, request, csrf=False))
+    assert people["budi"].post(path, request).status_code == 303
+    # No other rule fits a road: the request waits in the operator's queue.
+    queue = wait_until(lambda: (lambda page: code in page.text and page)(people["ops"].get("/agency/inbox?queue=reroute")),
+                       20, "the re-routing request in the operator's queue")
+    assert "minta dialihkan" in queue.text
+    route = {"agency": "pdam", "reason": "Kebocoran pipa air: wewenang PDAM."}
+    assert people["budi"].post(f"/agency/complaints/{code}/route", route).status_code == 403
+    assert people["ops"].post(f"/agency/complaints/{code}/route", route).status_code == 303
+    doc = work.wait_public(code, lambda c: c["status"] == "dialihkan")
+    assert doc["agency"]["id"] == "pdam"
+    assert "Dialihkan dari Dinas Pekerjaan Umum dan Penataan Ruang ke Perumda Air Minum" in doc["timeline"][-1]["text"]
+    work.assigned(code, "pdam")
+    wait_until(lambda: people["budi"].get(f"/agency/complaints/{code}").status_code == 403, 20, "pupr losing access")
+    answer = {"body": "Masih kami tangani.", "status": "diproses"}
+    assert people["budi"].post(f"/agency/complaints/{code}/answer", answer).status_code == 403
+    assert work.answer(code, "pupr").status_code == 403
+    assert work.answer(code, "pdam").status_code == 201
+
+
+def test_rules_reroute_by_themselves_when_another_rule_fits(work: System, people: dict[str, PortalUser]) -> None:
+    # "jalan" (pupr) and "sampah" (dlh) tie; the earlier rule, pupr's, wins first.
+    code = work.submit(title="Sampah di pinggir jalan", body="Sampah menumpuk di pinggir jalan.")["tracking_code"]
+    work.assigned(code, "pupr")
+    assert people["budi"].post(f"/agency/complaints/{code}/reroute-request",
+                               {"reason": "Sampah adalah urusan DLH."}).status_code == 303
+    doc = work.wait_public(code, lambda c: c["status"] == "dialihkan")
+    assert doc["agency"]["id"] == "dlh" and "Sampah adalah urusan DLH." in doc["timeline"][-1]["text"]
+
+
+def test_unmatched_complaints_wait_for_the_operator_who_routes_or_rejects_them(
+        work: System, people: dict[str, PortalUser]) -> None:
+    thanks = work.submit(title="Terima kasih", body="Pelayanan di kantor lurah ramah sekali.")["tracking_code"]
+    spam = work.submit(title="Promo pulsa murah", body="Hubungi kami untuk pulsa murah.")["tracking_code"]
+    for code in (thanks, spam):
+        doc = work.wait_public(code, lambda c: c["awaiting_routing"])
+        assert doc["status"] == "diterima" and doc["agency"] is None
+    queue = wait_until(lambda: (lambda p: thanks in p.text and spam in p.text and p)(
+        people["ops"].get("/agency/inbox?queue=routing")), 20, "both in the routing queue")
+    assert queue.status_code == 200
+    assert people["ops"].post(f"/agency/complaints/{thanks}/route",
+                              {"agency": "dinsos", "reason": "Pujian untuk pelayanan kelurahan."}).status_code == 303
+    assert work.wait_public(thanks, lambda c: c["status"] == "diteruskan")["agency"]["id"] == "dinsos"
+    assert people["budi"].post(f"/agency/complaints/{spam}/reject", {"reason": "Iklan."}).status_code == 403
+    assert people["ops"].post(f"/agency/complaints/{spam}/reject", {"reason": "Iklan, bukan aduan."}).status_code == 303
+    doc = work.wait_public(spam, lambda c: c["status"] == "ditolak")
+    assert doc["rejection_reason"].startswith("Iklan, bukan aduan.") and "pulsa" not in str(doc)
+
+
+def test_a_complaint_past_its_due_date_is_flagged_overdue_until_answered(work: System,
+                                                                         people: dict[str, PortalUser]) -> None:
+    code = work.submit(**ROAD)["tracking_code"]
+    doc = work.routed(code)
+    due = dt.date.fromisoformat(doc["due_date"])
+    on_time = work.kesah("deadlines", "check", "--today", due.isoformat())
+    assert on_time.returncode == 0 and code not in on_time.stdout
+    late = work.kesah("deadlines", "check", "--today", (due + dt.timedelta(days=1)).isoformat())
+    assert late.returncode == 0 and code in late.stdout, late.stderr
+    assert work.wait_public(code, lambda c: c["overdue"])["status"] == "diteruskan"
+    inbox = wait_until(lambda: (lambda p: f'class="terlambat"' in p.text and code in p.text and p)(
+        people["budi"].get("/agency/inbox?overdue=1")), 20, "the overdue complaint highlighted in the inbox")
+    assert "Terlambat" in inbox.text
+    assert code in people["ops"].get("/agency/inbox?overdue=1").text
+    assert work.answer(code, "pupr", "Sudah kami tambal, maaf terlambat.").status_code == 201
+    assert work.wait_public(code, lambda c: c["status"] == "dijawab")["overdue"] is False
+
+
+def test_the_reporter_confirms_or_reopens_once_with_the_secret(work: System) -> None:
+    accepted = work.submit(**ROAD)
+    code, secret = accepted["tracking_code"], accepted["secret"]
+    work.routed(code)
+
+    def follow(action: str, secret: str = secret, comment: str = "") -> int:
+        return work.http.post(f"/api/intake/complaints/{code}/follow-up",
+                              json={"secret": secret, "action": action, "comment": comment}).status_code
+
+    assert follow("selesai") == 409  # nothing answered yet
+    assert work.answer(code, "pupr", "Lubang sudah kami tambal.").status_code == 201
+    assert follow("selesai", secret="salah") == 403
+    wait_until(lambda: follow("buka", comment="Lubangnya muncul lagi setelah hujan.") == 201, 20,
+               "intake to learn of the answer")
+    doc = work.wait_public(code, lambda c: "Batas waktu jawaban baru" in c["timeline"][-1]["text"])
+    assert doc["status"] == "diproses" and doc["reopened"]
+    assert "Lubangnya muncul lagi" in doc["timeline"][-2]["text"]
+    assert follow("buka", comment="Sekali lagi.") == 409  # once only
+    assert work.answer(code, "pupr", "Sudah kami perbaiki permanen.").status_code == 201
+    form = wait_until(lambda: (lambda r: r.status_code == 200 and "selesai" in r.text and r)(
+        work.http.post(f"/pelapor/{code}", data={"secret": secret, "action": "selesai", "comment": "Terima kasih."})),
+        20, "the reporter's form to accept the confirmation")
+    assert "Aduan dinyatakan selesai" in form.text
+    assert work.wait_public(code, lambda c: c["status"] == "selesai")["timeline"][-1]["text"].endswith("Terima kasih.")
+
+
+def test_logins_lock_after_repeated_failures_and_logout_ends_the_session(work: System) -> None:
+    work.account("eko", "staff", "dlh")
+    visitor = anonymous(work)
+    page = visitor.get("/agency/login")
+    assert visitor.http.post("/agency/login", data={"username": "eko", "password": "x" * 12}).status_code == 403
+    for _ in range(5):
+        failed = visitor.login("eko", "salah-salah-salah")
+        assert failed.status_code == 401
+    locked = visitor.login("eko", "sandi-eko-12345")
+    assert locked.status_code == 401 and "dikunci" in locked.text
+    assert page.status_code == 200
+    user = work.portal("dewi")
+    assert user.get("/agency/inbox").status_code == 200
+    assert user.post("/agency/logout", {}).status_code == 303
+    assert to_login(user.get("/agency/inbox"))
+
+
+def test_rules_from_the_command_line_change_where_complaints_go(work: System) -> None:
+    added = work.kesah("rules", "add", "--agency", "dlh", "--keywords", "kucing liar", "--id", "dlh-kucing")
+    assert added.returncode == 0, added.stderr
+    tested = work.kesah("rules", "test", "Banyak kucing liar di pasar")
+    assert "-> dlh" in tested.stdout and "dlh-kucing: matched kucing liar" in tested.stdout
+    code = work.submit(title="Kucing liar", body="Banyak kucing liar di pasar malam.")["tracking_code"]
+    doc = work.routed(code)
+    assert doc["agency"]["id"] == "dlh"
+    assert "dlh-kucing" in work.kesah("rules", "list").stdout
+    assert work.kesah("rules", "remove", "dlh-kucing").returncode == 0
+    assert work.kesah("rules", "remove", "dlh-kucing").returncode == 2
+    assert [e.type for e in work.events("routing", ["RoutingRuleAdded", "RoutingRuleRemoved"])][-2:] == [
+        "RoutingRuleAdded", "RoutingRuleRemoved"]
