@@ -155,7 +155,7 @@ class EventStore:
         writer of this store changes that state in between.
         """
         with database.writing(self.engine) as conn:
-            self._lock(conn)
+            self.lock(conn)
             yield conn
 
     def lock(self, conn: Connection) -> None:
