@@ -55,13 +55,13 @@ def test_upgrade_is_idempotent_and_downgrade_undoes_it(new_url: Callable[[], str
     engine = database.create_engine(new_url())
     try:
         assert schema.upgrade(engine, schema.DATABASES["responses"]) == list(schema.DATABASES["responses"])
-        assert {"events", "outbox", "handled", "agencies", "assignments"} <= tables(engine)
+        assert {"events", "outbox", "handled", "agencies", "cases", "accounts"} <= tables(engine)
         assert schema.upgrade(engine, schema.DATABASES["responses"]) == []
         schema.check(engine, schema.DATABASES["responses"])
 
         with database.writing(engine) as conn:
             command.downgrade(schema.alembic_config("responses", conn), "base")
-        assert "assignments" not in tables(engine) and "events" in tables(engine)
+        assert "cases" not in tables(engine) and "events" in tables(engine)
         with pytest.raises(schema.SchemaError, match=r"run 'kesah migrate responses'"):
             schema.check(engine, schema.DATABASES["responses"], "responses")
         assert schema.upgrade(engine, schema.DATABASES["responses"]) == ["responses"]
