@@ -25,7 +25,8 @@ def upgrade() -> None:
     sa.Column('reopened', sa.Boolean(), nullable=False),
     sa.Column('rejected', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.complaint_id'], ),
-    sa.PrimaryKeyConstraint('complaint_id')
+    sa.PrimaryKeyConstraint('complaint_id'),
+    if_not_exists=True,
     )
     # ### end Alembic commands ###
 

@@ -36,10 +36,10 @@ def upgrade() -> None:
     sa.Column('key_id', sa.String(length=64), nullable=False),
     sa.Column('signature', sa.String(length=200), nullable=False),
     sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('event_id')
+    sa.UniqueConstraint('event_id'),
+    if_not_exists=True,
     )
-    with op.batch_alter_table('case_journal', schema=None) as batch_op:
-        batch_op.create_index('ix_case_journal_correlation', ['correlation_id'], unique=False)
+    op.create_index('ix_case_journal_correlation', 'case_journal', ['correlation_id'], unique=False, if_not_exists=True)
 
     op.create_table('cases',
     sa.Column('complaint_id', sa.String(length=36), nullable=False),
@@ -56,10 +56,10 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.String(length=40), nullable=False),
     sa.Column('document', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('complaint_id'),
-    sa.UniqueConstraint('tracking_code')
+    sa.UniqueConstraint('tracking_code'),
+    if_not_exists=True,
     )
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_cases_agency_id'), ['agency_id'], unique=False)
+    op.create_index('ix_cases_agency_id', 'cases', ['agency_id'], unique=False, if_not_exists=True)
 
     op.create_table('accounts',
     sa.Column('username', sa.String(length=60), nullable=False),
@@ -72,7 +72,8 @@ def upgrade() -> None:
     sa.Column('locked_until', sa.String(length=40), nullable=True),
     sa.Column('created_at', sa.String(length=40), nullable=False),
     sa.ForeignKeyConstraint(['agency_id'], ['agencies.agency_id'], ),
-    sa.PrimaryKeyConstraint('username')
+    sa.PrimaryKeyConstraint('username'),
+    if_not_exists=True,
     )
     op.create_table('sessions',
     sa.Column('session_hash', sa.String(length=64), nullable=False),
@@ -80,15 +81,14 @@ def upgrade() -> None:
     sa.Column('csrf_token', sa.String(length=64), nullable=False),
     sa.Column('expires_at', sa.String(length=40), nullable=False),
     sa.ForeignKeyConstraint(['username'], ['accounts.username'], ),
-    sa.PrimaryKeyConstraint('session_hash')
+    sa.PrimaryKeyConstraint('session_hash'),
+    if_not_exists=True,
     )
-    with op.batch_alter_table('sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sessions_username'), ['username'], unique=False)
+    op.create_index('ix_sessions_username', 'sessions', ['username'], unique=False, if_not_exists=True)
 
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_assignments_agency_id'))
+    op.drop_index('ix_assignments_agency_id', table_name='assignments', if_exists=True)
 
-    op.drop_table('assignments')
+    op.drop_table('assignments', if_exists=True)
     # ### end Alembic commands ###
 
 

@@ -34,11 +34,11 @@ def upgrade() -> None:
     sa.Column('declined', sa.Text(), nullable=False),
     sa.Column('last_event_id', sa.String(length=36), nullable=True),
     sa.PrimaryKeyConstraint('complaint_id'),
-    sa.UniqueConstraint('tracking_code')
+    sa.UniqueConstraint('tracking_code'),
+    if_not_exists=True,
     )
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_cases_due_date'), ['due_date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_cases_state'), ['state'], unique=False)
+    op.create_index('ix_cases_due_date', 'cases', ['due_date'], unique=False, if_not_exists=True)
+    op.create_index('ix_cases_state', 'cases', ['state'], unique=False, if_not_exists=True)
 
     op.create_table('rules',
     sa.Column('rule_id', sa.String(length=60), nullable=False),
@@ -48,7 +48,8 @@ def upgrade() -> None:
     sa.Column('keywords', sa.Text(), nullable=False),
     sa.Column('kinds', sa.Text(), nullable=False),
     sa.Column('kelurahan', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('rule_id')
+    sa.PrimaryKeyConstraint('rule_id'),
+    if_not_exists=True,
     )
     # ### end Alembic commands ###
 
