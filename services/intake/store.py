@@ -425,9 +425,6 @@ class Intake:
             return conn.execute(sa.select(api_keys.c.client).where(api_keys.c.key_hash == _key_hash(key))).scalar()
 
 
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.strip().encode("utf-8")).hexdigest()
-
     # --- the reporter's follow-up -------------------------------------------------
 
     def handle(self, event: RecordedEvent) -> None:
@@ -478,3 +475,7 @@ def _key_hash(key: str) -> str:
                 state.update(reopened=True, closed=False, answer_event_id=None)
             self._save_followup(conn, row.complaint_id, state)
         return recorded
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.strip().encode("utf-8")).hexdigest()

@@ -19,6 +19,8 @@ from kesah.gateway import face_for
         ("/aduan/ACDE-FHJK", "publicview"),
         ("/lapor", "intake"),
         ("/lapor/x", "publicview"),
+        ("/pelapor/ACDE-FHJK", "intake"),
+        ("/pelaporx", "publicview"),
         ("/api/intake/photos/7d0c1a3e-0000-4000-8000-000000000001", "intake"),
         ("/open311/v2/requests.json", "publicview"),
     ],
