@@ -122,13 +122,18 @@ class Intrusion:
         return f"{self.__class__.__name__}({self.rows.table}:{self.rows.source}@{self.position})"
 
 
+def text_field(payload: dict) -> str:
+    """A free-text field of any event an intruder may hit (complaints, answers, routing rules)."""
+    return next(k for k in ("title", "body", "reason", "agency_name") if k in payload)
+
+
 class ChangePayload(Intrusion):
     kind = "changed"
 
     def apply(self) -> None:
         self.saved = self.rows.row(self.position)["payload"]
         payload = json.loads(self.saved)
-        payload[next(k for k in ("title", "body", "reason") if k in payload)] = "Diubah oleh penyusup"
+        payload[text_field(payload)] = "Diubah oleh penyusup"
         self.rows.set(self.position, payload=json.dumps(payload))
 
     def undo(self) -> None:
@@ -198,7 +203,7 @@ class ResignForeign(Intrusion):
         self.saved = self.rows.row(self.position)
         event = self.rows.event(self.position)
         payload = dict(event.payload)
-        payload[next(k for k in ("title", "body", "reason") if k in payload)] = "Ditandatangani ulang oleh penyusup"
+        payload[text_field(payload)] = "Ditandatangani ulang oleh penyusup"
         forged = signed_by_stranger(dataclasses.replace(event, payload=payload))
         row = event_to_row(forged)
         self.rows.set(self.position, payload=row["payload"], hash=row["hash"], key_id=row["key_id"],

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import socket
 import time
 from pathlib import Path
@@ -231,11 +229,6 @@ class System:
         response = user.login(username, password or f"sandi-{username}-12345")
         assert response.status_code == 303, response.text
         return user
-
-    def kesah(self, *args: str) -> subprocess.CompletedProcess:
-        """Run a ``kesah`` command against this system's settings."""
-        return subprocess.run([sys.executable, "-m", "kesah", *args], env=self.env, capture_output=True, text=True,
-                              timeout=60)
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
