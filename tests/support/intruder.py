@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from kesah import signing
+from kesah import database, signing
 from kesah.contracts import RecordedEvent
 from kesah.eventstore import event_to_row, row_to_event
 
@@ -36,8 +36,12 @@ class Rows:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
-        """Several statements as one transaction: no reader sees the intrusion half done."""
-        with self.engine.begin() as conn:
+        """Several statements as one transaction: no reader sees the intrusion half done.
+
+        It holds SQLite's write lock from the start: a transaction that reads first and writes
+        later fails at once ("database is locked") when a running service wrote in between.
+        """
+        with database.writing(self.engine) as conn:
             self._conn = conn
             try:
                 yield
@@ -47,7 +51,7 @@ class Rows:
     def sql(self, statement: str, **params: Any) -> Any:
         if self._conn is not None:
             return self._execute(self._conn, statement, params)
-        with self.engine.begin() as conn:
+        with database.writing(self.engine) as conn:
             return self._execute(conn, statement, params)
 
     def _execute(self, conn: Any, statement: str, params: dict[str, Any]) -> Any:
