@@ -220,6 +220,7 @@ def test_the_reporter_confirms_or_reopens_once_with_the_secret(work: System) -> 
     accepted = work.submit(**ROAD)
     code, secret = accepted["tracking_code"], accepted["secret"]
     work.routed(code)
+    assert f'href="/pelapor/{code}"' in work.http.get(f"/aduan/{code}").text  # the way to the form
 
     def follow(action: str, secret: str = secret, comment: str = "") -> int:
         return work.http.post(f"/api/intake/complaints/{code}/follow-up",
