@@ -23,6 +23,19 @@ test-fast:
 	@scripts/bootstrap
 	.venv/bin/pytest tests/unit tests/contract
 
+# Benchmarks (docs/performance.md): every figure beside a raw baseline measured
+# in the same run; the table is printed and the JSON written to bench/results/.
+bench:
+	@scripts/bootstrap
+	@scripts/ensure-services test
+	.venv/bin/python -m bench
+
+# The same cases at a tiny size (tests/bench runs it in `make test`).
+bench-smoke:
+	@scripts/bootstrap
+	@scripts/ensure-services test
+	.venv/bin/python -m bench --smoke --out var/bench/results
+
 # Regenerate requirements.lock from what pyproject.toml asks for.
 lock:
 	rm -rf /tmp/kesah-lock && python3 -m venv /tmp/kesah-lock

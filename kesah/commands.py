@@ -93,14 +93,10 @@ def _serve_relay(loaded, sources: Sequence[str]) -> int:  # type: ignore[no-unty
 
 
 def _serve_web(loaded, face: str) -> int:  # type: ignore[no-untyped-def]
-    import uvicorn
-
-    from . import gateway
+    from . import gateway, http
 
     faces = gateway.FACES if face == "all" else (face,)
-    app = gateway.build(loaded, faces)
-    uvicorn.run(app, host=loaded.http_host, port=loaded.http_port, log_level="warning",
-                access_log=False, timeout_graceful_shutdown=5)
+    http.serve(gateway.build(loaded, faces), loaded.http_host, loaded.http_port)
     return 0
 
 

@@ -157,3 +157,10 @@ def create_app(
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+def serve(app: ASGIApp, host: str, port: int) -> None:
+    """Serve an ASGI app as every face is served (one uvicorn process; the benchmarks' baseline too)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)

@@ -26,6 +26,7 @@ from kesah import config, database, schema, signing, stores
 from kesah.contracts import RecordedEvent, utc_now
 from kesah.eventstore import EventStore
 from kesah.signing import Keyring
+from kesah.groupcommit import GroupCommit
 
 from . import domain, posts
 from .channels import Post
@@ -138,12 +139,22 @@ class ContactVault:
     def seal(self, complaint_id: str, contact: dict[str, str]) -> str:
         """Keep a new key for the complaint (or waiting post), committed at once; the
         ciphertext is the caller's to store."""
-        key = Fernet.generate_key()
-        with database.writing(self.engine) as conn:
-            conn.execute(contact_keys.delete().where(contact_keys.c.complaint_id == complaint_id))
-            conn.execute(contact_keys.insert().values(
-                complaint_id=complaint_id, wrapped_key=self._master.encrypt(key).decode("ascii")))
-        return Fernet(key).encrypt(json.dumps(contact, sort_keys=True).encode("utf-8")).decode("ascii")
+        (sealed,) = self.seal_many([(complaint_id, contact)])
+        return sealed
+
+    def seal_many(self, contacts: Sequence[tuple[str, dict[str, str]]]) -> list[str]:
+        """``seal`` for several complaints, their keys in one commit."""
+        keys = [Fernet.generate_key() for _ in contacts]
+        ids = [complaint_id for complaint_id, _ in contacts]
+        if contacts:
+            with database.writing(self.engine) as conn:
+                conn.execute(contact_keys.delete().where(contact_keys.c.complaint_id.in_(ids)))
+                conn.execute(contact_keys.insert(), [
+                    {"complaint_id": complaint_id, "wrapped_key": self._master.encrypt(key).decode("ascii")}
+                    for complaint_id, key in zip(ids, keys)
+                ])
+        return [Fernet(key).encrypt(json.dumps(contact, sort_keys=True).encode("utf-8")).decode("ascii")
+                for key, (_, contact) in zip(keys, contacts)]
 
     def open(self, complaint_id: str, ciphertext: str) -> dict[str, str] | None:
         """The contact data, or None once the complaint's key is destroyed."""
@@ -227,6 +238,8 @@ class Intake:
         self.store = store
         self.vault = vault
         self.keyring = keyring
+        # Submissions that arrive together commit together (one fsync for all).
+        self._submissions = GroupCommit(self._submit_together)
 
     @classmethod
     def open(cls, settings: config.Settings) -> "Intake":
@@ -242,9 +255,29 @@ class Intake:
                 return code
 
     def submit(self, submission: domain.Submission, photo: Photo | None = None) -> Accepted:
-        """Record a complaint: private rows, the events and their outbox rows, in one commit."""
+        """Record a complaint: private rows, the events and their outbox rows, in one commit.
+
+        Concurrent submissions share that commit (``GroupCommit``); each
+        caller returns only once its complaint is committed.
+        """
+        return self._submissions.write((submission, photo))
+
+    def _submit_together(self, batch: Sequence[tuple[domain.Submission, Photo | None]]) -> list[Accepted]:
+        ids = [str(uuid.uuid4()) for _ in batch]
+        contacts = {complaint_id: contact for complaint_id, (submission, _) in zip(ids, batch)
+                    if (contact := self._contact(submission))}
+        sealed = dict(zip(contacts, self.vault.seal_many(list(contacts.items()))))
         with self.store.write() as conn:
-            return self._record(conn, submission, photo=photo)
+            return [self._record(conn, submission, sealed=sealed.get(complaint_id), complaint_id=complaint_id,
+                                 photo=photo)
+                    for complaint_id, (submission, photo) in zip(ids, batch)]
+
+    @staticmethod
+    def _contact(submission: domain.Submission) -> dict[str, str]:
+        """What of the reporter is kept (sealed): nothing for an anonymous submission."""
+        if submission.visibility == "anonymous":
+            return {}
+        return {k: v for k, v in submission.reporter.items() if v}
 
     def _record(self, conn: Connection, submission: domain.Submission, sealed: str | None = None,
                 complaint_id: str | None = None, photo: Photo | None = None) -> Accepted:
@@ -267,8 +300,8 @@ class Intake:
                 submitted_at=event.occurred_at,
             )
         )
-        contact = {k: v for k, v in submission.reporter.items() if v}
-        if sealed is None and contact and submission.visibility != "anonymous":
+        contact = self._contact(submission)
+        if sealed is None and contact:
             sealed = self.vault.seal(complaint_id, contact)
         if sealed is not None:
             conn.execute(contacts.insert().values(complaint_id=complaint_id, ciphertext=sealed))

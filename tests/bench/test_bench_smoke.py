@@ -1,0 +1,35 @@
+"""The benchmark itself must not rot: every case runs at a tiny size and reports its figures.
+
+No timing is asserted (the machine is shared); what must hold is that every
+case ran, and every figure came with a raw baseline and a ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.__main__ import CASES
+from bench.harness import ROOT
+
+CASE_LABELS = ("1 intake", "2 end2end", "3 relay")
+
+
+def test_every_case_runs_and_reports_a_figure_beside_its_baseline(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path / "results"),
+         "--cache", str(tmp_path / "cache")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    (written,) = (tmp_path / "results").glob("2*-smoke.json")
+    results = json.loads(written.read_text())
+    assert results["errors"] == {}
+    assert len(CASE_LABELS) == len(CASES)
+    reported = {f["case"] for f in results["figures"]}
+    assert reported == set(CASE_LABELS)
+    for figure in results["figures"]:
+        assert figure["value"] > 0 and figure["baseline"] > 0 and figure["ratio"] > 0, figure
+    assert "raw baseline" in done.stdout and "ratio" in done.stdout
