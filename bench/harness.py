@@ -131,9 +131,18 @@ class Run:
     # --- the machine's shared services, carved up for this run ----------------
 
     def vhost(self) -> str:
-        from tests.support import services
+        import urllib.error
 
-        name = services.create_vhost()
+        from tests.support import services
+        from tests.support.system import wait_until
+
+        def create() -> str | None:
+            try:
+                return services.create_vhost()
+            except (urllib.error.URLError, ConnectionError):
+                return None  # the shared broker is restarting (another run's fault test): wait for it
+
+        name = wait_until(create, 120, "RabbitMQ's management API", interval=1.0)
         self.on_close(lambda: services.delete_vhost(name))
         return name
 
