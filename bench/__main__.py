@@ -34,7 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the JSON goes")
     parser.add_argument("--cache", default=str(ROOT / "var" / "bench"),
                         help="where generated logs are kept between runs")
+    parser.add_argument("--markdown", metavar="RESULTS",
+                        help="print a results file as the Markdown table of docs/performance.md, run nothing")
     args = parser.parse_args(argv)
+    if args.markdown:
+        import json
+
+        from bench.harness import markdown
+
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return 0
     names = args.only.split(",") if args.only else list(CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:

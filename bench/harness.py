@@ -79,18 +79,20 @@ class Sizes:
     view_complaints: int
     verify_events: int
     memory_events: tuple[int, int]  # a small log and a big one
+    memory_complaints: int  # sent through the whole pipeline while memory is watched
 
     @classmethod
     def full(cls) -> "Sizes":
-        return cls(seconds=10, warmup=2, concurrency=16, steady_rate=50, ramp=(50, 100, 200, 300, 400, 500, 700, 1000),
+        return cls(seconds=10, warmup=2, concurrency=16, steady_rate=50, ramp=(25, 50, 75, 100, 150, 200, 300, 500, 700),
                    ramp_seconds=15, relay_events=50_000, rebuild_events=(100_000, 1_000_000),
-                   view_complaints=100_000, verify_events=1_000_000, memory_events=(10_000, 1_000_000))
+                   view_complaints=100_000, verify_events=1_000_000, memory_events=(10_000, 1_000_000),
+                   memory_complaints=20)
 
     @classmethod
     def smoke(cls) -> "Sizes":
-        return cls(seconds=1, warmup=0.2, concurrency=4, steady_rate=10, ramp=(10, 20), ramp_seconds=2,
-                   relay_events=300, rebuild_events=(300,), view_complaints=200, verify_events=300,
-                   memory_events=(60, 300))
+        return cls(seconds=1, warmup=0.2, concurrency=4, steady_rate=10, ramp=(10,), ramp_seconds=2,
+                   relay_events=300, rebuild_events=(300,), view_complaints=100, verify_events=300,
+                   memory_events=(60, 300), memory_complaints=2)
 
 
 @dataclass
@@ -230,6 +232,23 @@ def table(run: Run) -> str:
         lines.append(f"  {g.case:<10} goal: {g.text}: {'met' if g.met else 'NOT met'} ({g.detail})")
     for case, error in run.errors.items():
         lines.append(f"  {case:<10} FAILED: {error}")
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """A results file as the Markdown table docs/performance.md shows."""
+    def cell(value: float, unit: str) -> str:
+        return format_rate(value, unit).replace(" ", "\u00a0")
+
+    lines = ["| case | measure | figure | raw baseline | baseline | ratio | target |", "|---|---|--:|---|--:|--:|---|"]
+    for f in results["figures"]:
+        target = "" if f["target"] is None else f"≥ {f['target']:.0%}: {'met' if f['met'] else '**not met**'}"
+        lines.append(f"| {f['case']} | {f['name']} | {cell(f['value'], f['unit'])} | {f['baseline_name']} | "
+                     f"{cell(f['baseline'], f['unit'])} | {f['ratio']:.0%} | {target} |")
+    for g in results["goals"]:
+        lines.append(f"| {g['case']} | goal: {g['text']} | | | | | {'met' if g['met'] else '**not met**'}: {g['detail']} |")
+    for case, error in results["errors"].items():
+        lines.append(f"| {case} | FAILED: {error} | | | | | |")
     return "\n".join(lines)
 
 

@@ -11,12 +11,19 @@ Nobody's result is returned before the commit that holds it.
 
 If a batch fails, each of its items is written again alone, so one bad
 item fails only its own caller.
+
+``SharedTransaction`` applies this to event handlers: each handler's work
+runs in one write transaction shared with the handlers that arrived
+meanwhile, and the message is acked only after that commit. In a nameko
+service (eventlet) the leader first lets the other green threads run up to
+their own ``run``, so the batch holds every message already delivered.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Any, Callable, ContextManager, Generic, Sequence, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -64,6 +71,7 @@ class GroupCommit(Generic[Item, Result]):
     def _lead(self) -> None:
         """Write batches until the queue is empty (the leader's own item is in the first)."""
         while True:
+            _let_others_queue()
             with self._changed:
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
             if not batch:
@@ -95,3 +103,27 @@ class GroupCommit(Generic[Item, Result]):
                     waiter.error = error
                     waiter.done = True
             self._changed.notify_all()
+
+
+def _let_others_queue() -> None:
+    """Under eventlet, let every runnable green thread reach ``write`` first (threads need nothing)."""
+    patcher = sys.modules.get("eventlet.patcher")  # never import eventlet where nothing uses it
+    if patcher is not None and patcher.is_monkey_patched("thread"):
+        from eventlet import sleep
+
+        sleep(0)
+
+
+class SharedTransaction:
+    """Work of concurrent handlers in one write transaction: ``run(work)`` returns ``work(conn)``'s result."""
+
+    def __init__(self, begin: Callable[[], ContextManager[Any]], max_batch: int = 100) -> None:
+        self._begin = begin
+        self._group: GroupCommit[Callable[[Any], Any], Any] = GroupCommit(self._together, max_batch)
+
+    def run(self, work: Callable[[Any], Result]) -> Result:
+        return self._group.write(work)
+
+    def _together(self, works: Sequence[Callable[[Any], Any]]) -> list[Any]:
+        with self._begin() as conn:
+            return [work(conn) for work in works]

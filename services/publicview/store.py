@@ -9,6 +9,7 @@ consumer's tracking row, so a redelivered event changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any, Iterator
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from kesah import config, database, schema, signing, stores
 from kesah.contracts import RecordedEvent, utc_now
 from kesah.eventstore import event_columns, event_to_row, row_to_event
+from kesah.groupcommit import SharedTransaction
 from kesah.signing import Keyring
 
 from . import listing, projections
@@ -121,6 +123,8 @@ class PublicView:
     def __init__(self, engine: Engine, keyring: Keyring | None = None) -> None:
         self.engine = engine
         self.keyring = keyring
+        # Events received together are journaled and projected in one transaction (one commit).
+        self.transactions = SharedTransaction(self._journaling)
 
     @classmethod
     def open(cls, settings: config.Settings) -> "PublicView":
@@ -134,16 +138,26 @@ class PublicView:
         return int(conn.execute(sa.select(sa.func.max(journal.c.seq))).scalar() or 0)
 
     def receive(self, event: RecordedEvent) -> bool:
-        """Journal the event and update its complaint, in one commit. False if seen before."""
+        """Journal the event and update its complaint, in one commit. False if seen before.
+
+        Events received together share that commit (``SharedTransaction``).
+        """
+        return self.transactions.run(lambda conn: self._receive_in(conn, event))
+
+    @contextlib.contextmanager
+    def _journaling(self) -> Iterator[Connection]:
         with database.writing(self.engine) as conn:
             database.write_lock(conn, "journal")
-            seen = conn.execute(sa.select(journal.c.seq).where(journal.c.event_id == event.event_id)).first()
-            if seen is not None:
-                return False
-            seq = self._journal_head(conn) + 1
-            conn.execute(journal.insert().values(seq=seq, received_at=utc_now(), **event_to_row(event)))
-            self._project(conn, event.correlation_id)
-            self._set_checkpoint(conn, seq)
+            yield conn
+
+    def _receive_in(self, conn: Connection, event: RecordedEvent) -> bool:
+        seen = conn.execute(sa.select(journal.c.seq).where(journal.c.event_id == event.event_id)).first()
+        if seen is not None:
+            return False
+        seq = self._journal_head(conn) + 1
+        conn.execute(journal.insert().values(seq=seq, received_at=utc_now(), **event_to_row(event)))
+        self._project(conn, event.correlation_id)
+        self._set_checkpoint(conn, seq)
         return True
 
     def _events_of(self, conn: Connection, correlation_id: str) -> list[RecordedEvent]:

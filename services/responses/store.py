@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from kesah import config, database, lifecycle, reference, signing, stores
 from kesah.contracts import RecordedEvent, utc_now
 from kesah.eventstore import EventStore, event_to_row, row_to_event
+from kesah.groupcommit import SharedTransaction
 from kesah.signing import Keyring
 
 from . import domain
@@ -61,6 +62,8 @@ class Responses:
         self.store = store
         self.keyring = keyring
         self.accounts = Accounts(store.engine)
+        # Events delivered together are handled in one transaction (one commit).
+        self.transactions = SharedTransaction(store.write)
 
     @classmethod
     def open(cls, settings: config.Settings) -> "Responses":
@@ -124,12 +127,17 @@ class Responses:
     # --- case files -----------------------------------------------------------
 
     def handle(self, event: RecordedEvent) -> None:
-        """A complaint event from intake or routing: journal it and refold the case, in one commit."""
-        with self.store.write() as conn:
-            if self.store.handled(conn, CONSUMER, event.event_id):
-                return
-            self._journal(conn, event)
-            self.store.record_handled(conn, CONSUMER, event.event_id)
+        """A complaint event from intake or routing: journal it and refold the case, in one commit.
+
+        Events delivered together share that commit (``SharedTransaction``).
+        """
+        self.transactions.run(lambda conn: self._handle_in(conn, event))
+
+    def _handle_in(self, conn: Connection, event: RecordedEvent) -> None:
+        if self.store.handled(conn, CONSUMER, event.event_id):
+            return
+        self._journal(conn, event)
+        self.store.record_handled(conn, CONSUMER, event.event_id)
 
     def _journal(self, conn: Connection, event: RecordedEvent) -> None:
         conn.execute(case_journal.insert().values(**event_to_row(event)))

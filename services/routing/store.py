@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from kesah import config, reference, stores
 from kesah.contracts import NewEvent, RecordedEvent, utc_now
 from kesah.eventstore import EventStore, events
+from kesah.groupcommit import SharedTransaction
 from kesah.signing import Keyring
 
 from . import deadlines, domain, rules
@@ -92,6 +93,8 @@ class Routing:
         self.store = store
         self.keyring = keyring
         self.policy = policy
+        # Events delivered together are handled in one transaction (one commit).
+        self.transactions = SharedTransaction(store.write)
 
     @classmethod
     def open(cls, settings: config.Settings) -> "Routing":
@@ -233,18 +236,23 @@ class Routing:
         return case
 
     def handle(self, event: RecordedEvent) -> None:
-        """An event from another service: fold it in, react, in one commit with the tracking row."""
-        with self.store.write() as conn:
-            if self.store.handled(conn, CONSUMER, event.event_id):
-                return
-            before = self._case(conn, event.correlation_id)
-            case = domain.apply(before, event)
-            if case is None:
-                log.warning("%s for unknown complaint %s ignored", event.type, event.correlation_id)
-            else:
-                case = self._append(conn, case, domain.react(case, event, self.rules(conn), self.policy))
-                self._save(conn, before, case)
-            self.store.record_handled(conn, CONSUMER, event.event_id)
+        """An event from another service: fold it in, react, in one commit with the tracking row.
+
+        Events delivered together share that commit (``SharedTransaction``).
+        """
+        self.transactions.run(lambda conn: self._handle_in(conn, event))
+
+    def _handle_in(self, conn: Connection, event: RecordedEvent) -> None:
+        if self.store.handled(conn, CONSUMER, event.event_id):
+            return
+        before = self._case(conn, event.correlation_id)
+        case = domain.apply(before, event)
+        if case is None:
+            log.warning("%s for unknown complaint %s ignored", event.type, event.correlation_id)
+        else:
+            case = self._append(conn, case, domain.react(case, event, self.rules(conn), self.policy))
+            self._save(conn, before, case)
+        self.store.record_handled(conn, CONSUMER, event.event_id)
 
     def decide(self, complaint: str, decision: Callable[[domain.Case], NewEvent]) -> RecordedEvent:
         """An operator's decision about one complaint. LookupError, domain.Refused."""
