@@ -30,8 +30,8 @@ from kesah.contracts import RecordedEvent
 from kesah.eventstore import Head, row_to_event
 from kesah.signing import Keyring
 
-from . import projections
-from .store import PROJECTION, PublicView, checkpoint, complaint_row, complaints, journal
+from . import recovery
+from .store import PublicView, complaint_row, complaints, journal
 
 PAGE = 1000
 
@@ -39,11 +39,6 @@ JOURNAL_REMEDY = ("publicview refills its journal from the owners by itself (KES
                   "by hand: 'kesah replay publicview --from sources'.")
 PROJECTION_REMEDY = ("publicview rebuilds its projection by itself (KESAH_SELF_HEAL=on); "
                      "by hand: 'kesah rebuild publicview'.")
-
-
-def _binary(column: Any, conn: Connection) -> Any:
-    """Order by code points on every database, as Python compares strings."""
-    return sa.collate(column, "C") if conn.dialect.name == "postgresql" else column
 
 
 def read_source(view: PublicView, source: str, after: int = 0) -> Iterator[RecordedEvent]:
@@ -179,31 +174,15 @@ class ProjectionReport:
                 "differences": self.differences[:20], "seconds": round(self.seconds, 3)}
 
 
-def _rebuilt(conn: Connection, upto: int) -> Iterator[dict[str, Any]]:
-    """The projection's rows as a rebuild from the journal (seq <= upto) gives them, by complaint id."""
-    rows = conn.execution_options(stream_results=True, yield_per=PAGE).execute(
-        sa.select(journal).where(journal.c.seq <= upto)
-        .order_by(_binary(journal.c.correlation_id, conn), journal.c.seq)
-    )
-    group: list[RecordedEvent] = []
-    current = None
-    for row in rows:
-        if row.correlation_id != current and group:
-            doc = projections.complaint_view(group)
-            if doc is not None:
-                yield complaint_row(doc)
-            group = []
-        current = row.correlation_id
-        group.append(row_to_event(row))
-    if group:
-        doc = projections.complaint_view(group)
-        if doc is not None:
-            yield complaint_row(doc)
+def _rebuilt(conn: Connection, upto: int, pin: "recovery.Until | None") -> Iterator[dict[str, Any]]:
+    """The projection's rows as a rebuild from the journal (seq <= upto, as at the pin) gives them, by complaint id."""
+    for doc in recovery.documents(conn, upto, pin):
+        yield complaint_row(doc)
 
 
 def _stored(conn: Connection) -> Iterator[dict[str, Any]]:
     rows = conn.execution_options(stream_results=True, yield_per=PAGE).execute(
-        sa.select(complaints).order_by(_binary(complaints.c.complaint_id, conn))
+        sa.select(complaints).order_by(recovery.by_code_points(complaints.c.complaint_id, conn))
     )
     for row in rows:
         yield dict(row._mapping)
@@ -233,9 +212,8 @@ def verify_projection(view: PublicView, pause: Callable[[], None] | None = None)
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():  # one snapshot: the projection and the journal as of the same commit
-            report.checkpoint = int(conn.execute(
-                sa.select(checkpoint.c.seq).where(checkpoint.c.name == PROJECTION)).scalar() or 0)
-            rebuilt, stored = _rebuilt(conn, report.checkpoint), _stored(conn)
+            report.checkpoint, pin = recovery.projection_state(conn)
+            rebuilt, stored = _rebuilt(conn, report.checkpoint, pin), _stored(conn)
             want, have = next(rebuilt, None), next(stored, None)
             while want is not None or have is not None:
                 if have is not None and (want is None or have["complaint_id"] < want["complaint_id"]):
@@ -291,6 +269,7 @@ def heal_projection(view: PublicView, report: ProjectionReport) -> int:
     with database.writing(view.engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("LOCK TABLE journal IN EXCLUSIVE MODE")  # as receive does: no stale overwrite
+        pin = recovery.pinned_at(conn)
         for difference in report.differences:
             complaint_id = difference["complaint_id"]
             has_events = conn.execute(
@@ -301,6 +280,9 @@ def heal_projection(view: PublicView, report: ProjectionReport) -> int:
                 continue  # never project from a damaged journal: the journal is repaired first
             conn.execute(complaints.delete().where(complaints.c.complaint_id == complaint_id))
             if has_events is not None:
-                view._project(conn, complaint_id)
+                if pin is None:
+                    view._project(conn, complaint_id)
+                else:  # the view shows a past moment: this complaint as it stood then
+                    recovery.project_at(conn, complaint_id, pin)
             healed += 1
     return healed

@@ -79,6 +79,9 @@ source_heads = sa.Table(
 PG_TEXT_CONFIG = "indonesian"
 
 PROJECTION = "complaints"
+# Rows of the checkpoint table that pin the projection at a moment (``kesah rebuild publicview
+# --until``): while one is there, events are journaled but not projected (services/publicview/recovery.py).
+PINS = ("until_seq", "until_time")
 
 
 def complaint_row(doc: dict[str, Any]) -> dict[str, Any]:
@@ -96,27 +99,43 @@ def complaint_row(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def search_entry(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The complaint's full-text entry (its id, a stable FTS5 rowid, its words); a confidential one has none."""
+    if doc["visibility"] == "confidential":
+        return None
+    text = listing.search_text(doc)
+    if not text:
+        return None
+    # FTS5 deletes by rowid cheaply; derive a stable one from the id (60 bits of a UUID).
+    return {"id": doc["complaint_id"], "rowid": search_rowid(doc["complaint_id"]), "text": text}
+
+
+def search_rowid(complaint_id: str) -> int:
+    return int(complaint_id.replace("-", "")[:15], 16)
+
+
+def insert_search(conn: Connection, entries: list[dict[str, Any]]) -> None:
+    """Add search entries (one statement, many rows)."""
+    if not entries:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"INSERT INTO complaint_search (complaint_id, tsv) "
+                             f"VALUES (:id, to_tsvector('{PG_TEXT_CONFIG}', :text))"), entries)
+    else:
+        conn.execute(sa.text("INSERT INTO complaint_search (rowid, complaint_id, text) VALUES (:rowid, :id, :text)"),
+                     entries)
+
+
 def index_complaint(conn: Connection, doc: dict[str, Any]) -> None:
-    """Keep the complaint's search entry in step; a confidential one has none."""
+    """Keep the complaint's search entry in step."""
     complaint_id = doc["complaint_id"]
-    text = listing.search_text(doc) if doc["visibility"] != "confidential" else ""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("DELETE FROM complaint_search WHERE complaint_id = :id"), {"id": complaint_id})
-        if text:
-            conn.execute(
-                sa.text(f"INSERT INTO complaint_search (complaint_id, tsv) "
-                        f"VALUES (:id, to_tsvector('{PG_TEXT_CONFIG}', :text))"),
-                {"id": complaint_id, "text": text},
-            )
-        return
-    # FTS5 deletes by rowid cheaply; derive a stable one from the id (60 bits of a UUID).
-    rowid = int(complaint_id.replace("-", "")[:15], 16)
-    conn.execute(sa.text("DELETE FROM complaint_search WHERE rowid = :rowid"), {"rowid": rowid})
-    if text:
-        conn.execute(
-            sa.text("INSERT INTO complaint_search (rowid, complaint_id, text) VALUES (:rowid, :id, :text)"),
-            {"rowid": rowid, "id": complaint_id, "text": text},
-        )
+    else:
+        conn.execute(sa.text("DELETE FROM complaint_search WHERE rowid = :rowid"), {"rowid": search_rowid(complaint_id)})
+    entry = search_entry(doc)
+    if entry is not None:
+        insert_search(conn, [entry])
 
 
 class PublicView:
@@ -156,9 +175,15 @@ class PublicView:
             return False
         seq = self._journal_head(conn) + 1
         conn.execute(journal.insert().values(seq=seq, received_at=utc_now(), **event_to_row(event)))
-        self._project(conn, event.correlation_id)
-        self._set_checkpoint(conn, seq)
+        if not self.pinned(conn):
+            self._project(conn, event.correlation_id)
+            self._set_checkpoint(conn, seq)
         return True
+
+    def pinned(self, conn: Connection) -> bool:
+        """The projection shows a past moment (rebuilt with --until): new events are only journaled."""
+        return conn.execute(sa.select(checkpoint.c.name).where(checkpoint.c.name.in_(PINS)).limit(1)).first() \
+            is not None
 
     def _events_of(self, conn: Connection, correlation_id: str) -> list[RecordedEvent]:
         rows = conn.execute(sa.select(journal).where(journal.c.correlation_id == correlation_id))
