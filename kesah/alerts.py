@@ -33,11 +33,14 @@ class Alerter:
     def fire(self, check: str, problem: str, details: dict[str, Any] | None = None) -> None:
         log.error("ALERT %s %s: %s", self.service, check, problem)
         self._post({"status": "firing", "service": self.service, "check": check, "summary": problem,
+                    "message": message(self.service, check, problem, details or {}),
                     "details": details or {}, "at": utc_now()})
 
     def resolve(self, check: str, note: str = "") -> None:
         log.info("resolved %s %s%s", self.service, check, f": {note}" if note else "")
         self._post({"status": "resolved", "service": self.service, "check": check, "summary": note,
+                    "message": f"Kesah Etam: {_CHECKS.get(check, check)} {self.service} kembali normal; "
+                               "masalahnya tidak ditemukan lagi.",
                     "details": {}, "at": utc_now()})
 
     def _post(self, body: dict[str, Any]) -> None:
@@ -54,3 +57,53 @@ class Alerter:
         except (urllib.error.URLError, socket.timeout, OSError, ValueError) as exc:
             self.failed += 1
             log.warning("alert webhook %s failed: %s", self.webhook, exc)
+
+
+# --- the alert in Bahasa Indonesia, for the people it reaches (chat, SMS) --------------------
+# ``summary`` stays the English log line (for engineers and machines); ``message`` says the
+# same to the city's operators. Commands stay as they are typed.
+
+_CHECKS = {"integrity": "integritas log", "projection": "proyeksi halaman publik", "lag": "keterlambatan"}
+
+_KINDS = {
+    "changed": "isinya diubah",
+    "missing": "peristiwa hilang (dihapus)",
+    "inserted": "ada peristiwa sisipan yang tidak ditulis pemiliknya",
+    "reordered": "urutan peristiwa ditukar",
+    "bad signature": "tanda tangannya tidak sah",
+    "schema": "isinya tidak sesuai kontrak",
+}
+
+
+def _log_problem(report: dict[str, Any]) -> str | None:
+    problem = report.get("problem") or {}
+    if not problem:
+        return None
+    about = f" ({problem['event_type']} {problem['event_id']})" if problem.get("event_id") else ""
+    return (f"{report.get('name', 'log')}: posisi {problem.get('position')}: "
+            f"{_KINDS.get(problem.get('kind', ''), problem.get('kind'))}{about}")
+
+
+def message(service: str, check: str, summary: str, details: dict[str, Any]) -> str:
+    """What a firing alert says in Bahasa Indonesia (pure: made from the finding's details)."""
+    head = f"Kesah Etam PERINGATAN ({service}):"
+    if check == "integrity":
+        found = [p for p in map(_log_problem, details.get("reports") or [details]) if p]
+        if found:
+            if service == "publicview":
+                todo = ("publicview mengisi ulang jurnalnya sendiri dari log pemilik bila KESAH_SELF_HEAL=on; "
+                        "manual: kesah replay publicview --from sources")
+            else:
+                todo = (f"log {service} tidak pernah diubah otomatis: operator memindahkan basis data yang rusak, "
+                        f"lalu menjalankan kesah restore {service} --from publicview")
+            return f"{head} verifikasi log GAGAL. {'; '.join(found)}. {todo}."
+    if check == "projection" and details.get("differences"):
+        first = details["differences"][0].get("tracking_code")
+        done = (f"{details['healed']} aduan sudah diproyeksikan ulang otomatis dari jurnal"
+                if details.get("healed") else "jalankan: kesah rebuild publicview")
+        return (f"{head} halaman publik berbeda dari jurnalnya: {len(details['differences'])} aduan "
+                f"(pertama {first}); {done}.")
+    if check == "lag" and "lag" in details:
+        return (f"{head} halaman publik tertinggal {details['lag']} peristiwa dari log pemilik terlalu lama: "
+                "periksa relay dan konsumen publicview.")
+    return f"{head} pemeriksaan {_CHECKS.get(check, check)} menemukan masalah. Rincian (bahasa Inggris): {summary}"

@@ -315,6 +315,48 @@ def check_log(
     return report
 
 
+# --- one event received, against the copy's neighbours -------------------------------------
+
+def _authentic(event: RecordedEvent, keyring: signing.Keyring) -> bool:
+    from .contracts import ContractError, check_event
+
+    try:
+        check_event(event, keyring)
+    except ContractError:
+        return False
+    return True
+
+
+def link_problem(
+    event: RecordedEvent,
+    neighbours: Iterable[RecordedEvent],
+    keyring: signing.Keyring,
+) -> str | None:
+    """Why a received event cannot belong to the log a copy already holds, or None.
+
+    ``neighbours``: the copy's events of the same source at the event's
+    position and the positions just before and after it. A genuine event
+    always links to them; one that does not is a fork of the log (a replayed
+    old backup, or events signed by a stolen key after the fact). A
+    neighbour that is itself damaged proves nothing: the copy's own check
+    names it, and the received event is not blamed for it.
+    """
+    for other in neighbours:
+        if other.event_id == event.event_id or other.source != event.source:
+            continue
+        if other.position == event.position:
+            clash = f"position {event.position} of {event.source}'s log already holds event {other.event_id}"
+        elif other.position == event.position - 1 and other.hash != event.prev_hash:
+            clash = f"its link does not match the hash of the event at position {other.position} of {event.source}'s log"
+        elif other.position == event.position + 1 and other.prev_hash != event.hash:
+            clash = f"the event at position {other.position} of {event.source}'s log does not link to it"
+        else:
+            continue
+        if _authentic(other, keyring):  # only a signed, intact neighbour proves a fork (checked on a clash only)
+            return f"hash chain broken: {clash} (a fork of the log)"
+    return None
+
+
 # --- an owner's store ------------------------------------------------------------------
 
 def store_successors(store: EventStore) -> Successors:

@@ -13,7 +13,8 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from kesah.config import OWNERS
-from kesah.consumer import accept, inbox
+from kesah.consumer import Rejected, accept, inbox
+from kesah.contracts import ContractError
 from kesah.dependencies import Resource, SelfWatch
 
 from .store import PublicView
@@ -38,7 +39,11 @@ class PublicviewService:
     @inbox(CONSUMER)
     def on_event(self, body: object) -> None:
         event = accept(body, self.view.keyring)
-        if not self.view.receive(event):
+        try:
+            fresh = self.view.receive(event)
+        except ContractError as exc:  # it does not fit the chain the journal holds
+            raise Rejected(str(exc)) from None
+        if not fresh:
             log.debug("event %s seen before", event.event_id)
 
     @timer(interval=HEADS_EVERY_SECONDS, eager=True)

@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kesah import config, database, schema, signing, stores
-from kesah.contracts import RecordedEvent, utc_now
+from kesah import config, database, schema, signing, stores, verify
+from kesah.contracts import ContractError, RecordedEvent, utc_now
 from kesah.eventstore import event_columns, event_to_row, row_to_event
 from kesah.groupcommit import SharedTransaction
 from kesah.signing import Keyring
@@ -173,6 +173,7 @@ class PublicView:
         seen = conn.execute(sa.select(journal.c.seq).where(journal.c.event_id == event.event_id)).first()
         if seen is not None:
             return False
+        self._check_links(conn, event)
         seq = self._journal_head(conn) + 1
         conn.execute(journal.insert().values(seq=seq, received_at=utc_now(), **event_to_row(event)))
         if not self.pinned(conn):
@@ -184,6 +185,20 @@ class PublicView:
         """The projection shows a past moment (rebuilt with --until): new events are only journaled."""
         return conn.execute(sa.select(checkpoint.c.name).where(checkpoint.c.name.in_(PINS)).limit(1)).first() \
             is not None
+
+    def _check_links(self, conn: Connection, event: RecordedEvent) -> None:
+        """ContractError when the event does not fit the chain the journal holds of its source.
+
+        The journal is the one consumer that receives every event of every
+        owner, so it can check the hash chain, not only each event alone.
+        """
+        if self.keyring is None:
+            return
+        rows = conn.execute(sa.select(journal).where(
+            journal.c.source == event.source, journal.c.position.between(event.position - 1, event.position + 1)))
+        problem = verify.link_problem(event, [row_to_event(r) for r in rows], self.keyring)
+        if problem is not None:
+            raise ContractError(problem)
 
     def _events_of(self, conn: Connection, correlation_id: str) -> list[RecordedEvent]:
         rows = conn.execute(sa.select(journal).where(journal.c.correlation_id == correlation_id))

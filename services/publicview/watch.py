@@ -90,13 +90,14 @@ class ProjectionCheck:
             # round; the projection is neither blamed nor rebuilt from a damaged journal.
             return Finding(None, {"skipped": "the journal changed during the check"})
         problem = report.summary()
+        count = 0
         if self.heal:
             count = integrity.heal_projection(self.view, report)
             self.healed += count
             after = integrity.verify_projection(self.view, pause=cooperate)
             problem += f"; healed: {count} complaint(s) projected again from the journal" + (
                 "" if after.ok else f", still differs: {after.summary()}")
-        return Finding(problem, {**report.to_json(), "remedy": integrity.PROJECTION_REMEDY})
+        return Finding(problem, {**report.to_json(), "healed": count, "remedy": integrity.PROJECTION_REMEDY})
 
     def families(self) -> list[Family]:
         families = [Family("kesah_projection_healed_total", "counter",

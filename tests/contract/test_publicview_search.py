@@ -9,7 +9,8 @@ from typing import Iterator
 
 import pytest
 
-from kesah import database, schema
+from kesah import database, schema, signing
+from kesah.contracts import RecordedEvent
 from services.publicview import listing
 from services.publicview.store import PublicView
 from tests.unit.events import keyring, recorded
@@ -25,32 +26,36 @@ def view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PublicView]
 
 
 POSITIONS = {source: itertools.count(1) for source in ("intake", "routing", "responses")}
+HEADS = {source: signing.GENESIS_HASH for source in ("intake", "routing", "responses")}
 
 
-def at(source: str) -> int:
-    return next(POSITIONS[source])
+def chained(source: str, type_: str, payload: dict, **kwargs) -> RecordedEvent:  # type: ignore[no-untyped-def]
+    """The source's next event, linked to the one before (publicview checks the chain)."""
+    event = recorded(source, type_, payload, position=next(POSITIONS[source]), prev_hash=HEADS[source], **kwargs)
+    HEADS[source] = event.hash
+    return event
 
 
 def submit(view: PublicView, code: str, title: str, body: str, *, kind: str = "keluhan",
            kelurahan: str = "Api-Api", visibility: str = "public", when: str = "2026-11-25T01:00:00.000000Z",
            agency: str | None = None, answer: str | None = None) -> None:
     cid = str(uuid.uuid4())
-    submitted = recorded("intake", "ComplaintSubmitted", {
+    submitted = chained("intake", "ComplaintSubmitted", {
         "complaint_id": cid, "tracking_code": code, "kind": kind, "title": title, "body": body,
         "kelurahan": kelurahan, "kecamatan": "Bontang Utara", "address": "", "visibility": visibility,
-        "channel": "web"}, position=at("intake"), occurred_at=when)
+        "channel": "web"}, occurred_at=when)
     view.receive(submitted)
     if agency:
-        routed = recorded("routing", "ComplaintRouted", {
+        routed = chained("routing", "ComplaintRouted", {
             "complaint_id": cid, "tracking_code": code, "agency_id": agency, "agency_name": agency.upper(),
             "due_date": "2026-12-02", "matched_keywords": [], "reason": "uji"},
-            position=at("routing"), occurred_at=when, causation_id=submitted.event_id)
+            occurred_at=when, causation_id=submitted.event_id)
         view.receive(routed)
         if answer:
-            view.receive(recorded("responses", "ResponsePosted", {
+            view.receive(chained("responses", "ResponsePosted", {
                 "complaint_id": cid, "tracking_code": code, "response_id": str(uuid.uuid4()), "agency_id": agency,
                 "agency_name": agency.upper(), "body": answer, "status": "dijawab"},
-                position=at("responses"), occurred_at=when, causation_id=routed.event_id))
+                occurred_at=when, causation_id=routed.event_id))
 
 
 def codes(view: PublicView, **query: object) -> list[str]:

@@ -10,7 +10,7 @@ import pika
 
 from kesah import broker, signing
 from kesah.contracts import RecordedEvent
-from tests.support.intruder import signed_by_stranger
+from tests.support.intruder import signed_by, signed_by_stranger
 from tests.support.system import System, wait_until
 
 
@@ -60,20 +60,34 @@ def test_forged_and_unhandleable_events_are_dead_lettered_listed_redriven_and_dr
     assert json.loads(output)["headers"]["x-kesah-redriven"] == 1
     assert system.public("ACDE-FHJK") is None
 
-    # Signed by intake's own key but at a position publicview holds another event for: the
-    # handler fails on every delivery until the broker dead-letters it (the reason is in x-death).
+    # Signed by intake's own key, but a fork: position 1 of intake's log holds another event.
+    # publicview holds every owner's chain, so it refuses it at once, saying why.
     intake_key = signing.load_signer(system.settings.keys_dir, "intake")
-    fork = dataclasses.replace(submitted, event_id=str(uuid.uuid4()), payload={**submitted.payload,
-                               "title": "Cabang lain dari posisi 1"}, hash="", signature="")
-    digest = fork.computed_hash()
-    fork = dataclasses.replace(fork, hash=digest, signature=intake_key.sign(digest))
+    fork = signed_by(intake_key, dataclasses.replace(submitted, event_id=str(uuid.uuid4()), payload={
+        **submitted.payload, "title": "Cabang lain dari posisi 1"}))
     publish(system, "", broker.inbox_queue("publicview"), fork)
-    letter = wait_until(lambda: [d for d in dead_letters(system) if d["id"] == fork.event_id], 60,
+    letter = wait_until(lambda: [d for d in dead_letters(system) if d["id"] == fork.event_id], 30,
+                        "the fork in the DLQ")[0]
+    assert letter["consumer"] == "publicview"
+    assert f"hash chain broken: position 1 of intake's log already holds event {submitted.event_id}" in \
+        letter["reason"], letter
+    assert system.public(submitted.payload["tracking_code"])["title"] == submitted.payload["title"]
+
+    # Genuine-looking and in no conflict with the chain, but its handler fails on every delivery
+    # (a second complaint with the first one's tracking code) until the broker dead-letters it:
+    # the reason is the broker's (x-death).
+    twin = str(uuid.uuid4())
+    clash = signed_by(intake_key, dataclasses.replace(
+        submitted, event_id=str(uuid.uuid4()), position=999, stream_id=twin, correlation_id=twin,
+        payload={**submitted.payload, "complaint_id": twin, "title": "Kembaran dengan kode yang sama"}))
+    publish(system, "", broker.inbox_queue("publicview"), clash)
+    letter = wait_until(lambda: [d for d in dead_letters(system) if d["id"] == clash.event_id], 60,
                         "the unhandleable event in the DLQ")[0]
     assert letter["consumer"] == "publicview"
     assert "delivery limit of publicview.inbox" in letter["reason"], letter
 
-    code, output = system.kesah("dlq", "drop", fork.event_id, forged.event_id, "--consumer", "publicview")
+    code, output = system.kesah("dlq", "drop", fork.event_id, clash.event_id, forged.event_id,
+                                "--consumer", "publicview")
     assert code == 0, output
     assert {d["id"] for d in dead_letters(system) if d["consumer"] == "publicview"} == set()
     # The other consumers that got the forged submission still hold their copies.

@@ -17,6 +17,15 @@ def test_every_worker_and_the_relay_serve_health_readiness_and_metrics(system: S
         text = system.probe(name, "/metrics").text
         assert "# TYPE" in text
     assert "kesah_relay_published_total" in system.probe("relay", "/metrics").text
+    # Integrity status and event counts of every log, and publicview's lag.
+    for owner in ("intake", "routing", "responses"):
+        text = wait_until(lambda: (t := system.probe(owner, "/metrics").text) and
+                          f'kesah_integrity_ok{{store="{owner}"}} 1' in t and t, 30, f"{owner}'s verdict")
+        assert f'kesah_log_head_position{{store="{owner}"}}' in text
+    text = wait_until(lambda: (t := system.probe("publicview", "/metrics").text) and "kesah_lag_events" in t and t,
+                      30, "publicview's lag")
+    assert 'kesah_integrity_ok{store="publicview journal (intake)"} 1' in text
+    assert "kesah_projection_ok 1" in text and "kesah_projection_complaints" in text
     assert system.probe("intake", "/nothing").status_code == 404
 
     web = system.http.get("/metrics")

@@ -15,6 +15,7 @@ import sys
 from typing import Any, Iterator
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support import services
 from tests.support.fixtures import stores_on_postgres
@@ -80,6 +81,12 @@ def _engine(system: System, service: str) -> Any:
     return _engines[key]
 
 
+def alert_lines(system: System, service: str) -> list[str]:
+    """The ERROR lines the service's worker logged for integrity alerts."""
+    return [line for line in system.logs(service).splitlines()
+            if " ERROR " in line and f"ALERT {service} integrity:" in line]
+
+
 def report_for(verdict: dict[str, Any], store: str) -> dict[str, Any]:
     name = "publicview journal (intake)" if store == "publicview" else store
     return next(r for r in verdict["reports"] if r["name"] == name)
@@ -93,6 +100,7 @@ def test_an_intrusion_is_named_by_verify_and_seen_by_the_running_service(
     system, receiver = watched
     wait_until(lambda: ready(system, store), 30, f"{store} to be ready before the intrusion")
     firing_before = len(receiver.received(service=store, status="firing"))
+    logged_before = len(alert_lines(system, store))
     attack = intrusion(rows_of(system, store), POSITION)
     attack.apply()
     try:
@@ -110,6 +118,8 @@ def test_an_intrusion_is_named_by_verify_and_seen_by_the_running_service(
         alert = wait_until(lambda: receiver.received(service=store, status="firing")[firing_before:], 30,
                            "the alert")[0]
         assert alert["check"] == "integrity" and expected in alert["summary"], alert
+        assert f"posisi {POSITION}" in alert["message"], alert  # for the people who read it
+        assert any(expected in line for line in alert_lines(system, store)[logged_before:])
     finally:
         attack.undo()
     wait_until(lambda: ready(system, store), 30, f"{store} to be ready again after the undo")
@@ -141,3 +151,48 @@ def test_the_web_face_reports_its_workers_verdict_and_verify_exits_non_zero(
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all verified" in done.stdout
+
+
+def test_a_projection_altered_by_sql_is_named_by_verify_and_seen_by_the_running_service(
+    watched: tuple[System, AlertReceiver],
+) -> None:
+    """Self-healing is off here: the comparison with a rebuild from the journal is what finds it."""
+    system, receiver = watched
+    wait_until(lambda: ready(system, "publicview"), 30, "publicview to be ready")
+    firing_before = len(receiver.received(service="publicview", check="projection", status="firing"))
+    engine = _engine(system, "publicview")
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT tracking_code, status, document FROM complaints ORDER BY tracking_code"
+                                   " LIMIT 1")).one()
+    altered = json.loads(row.document)
+    altered.update(title="Pemerintah tidak peduli", status="selesai")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE complaints SET document = :d, status = 'selesai' WHERE tracking_code = :c"),
+                     {"d": json.dumps(altered), "c": row.tracking_code})
+    try:
+        code, output = system.kesah("verify", "publicview", "--json")
+        assert code == 1, output
+        projection = report_for(json.loads(output), "publicview projection")
+        assert not projection["ok"] and projection["checkpoint"] > 0
+        assert projection["projection_checksum"] != projection["rebuild_checksum"]
+        assert projection["differences"][0]["tracking_code"] == row.tracking_code
+        assert "status" in projection["differences"][0]["what"], projection
+        assert "kesah rebuild publicview" in projection["remedy"]
+        # Every log in publicview's journal still verifies: only the projection is wrong.
+        assert all(r["ok"] for r in json.loads(output)["reports"] if r["name"].startswith("publicview journal"))
+
+        unready = wait_until(lambda: (r := system.probe("publicview")) is not None and r.status_code == 503
+                             and r.json(), 30, "publicview to turn unready")
+        assert row.tracking_code in unready["checks"]["projection"], unready
+        alert = wait_until(lambda: receiver.received(service="publicview", check="projection",
+                                                     status="firing")[firing_before:], 30, "the alert")[0]
+        assert "checksum" in alert["summary"] and row.tracking_code in alert["summary"], alert
+        assert row.tracking_code in alert["message"], alert
+        assert system.public(row.tracking_code)["status"] == "selesai"  # nobody healed it: self-heal is off
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE complaints SET document = :d, status = :s WHERE tracking_code = :c"),
+                         {"d": row.document, "s": row.status, "c": row.tracking_code})
+    wait_until(lambda: ready(system, "publicview"), 30, "publicview to be ready again")
+    code, output = system.kesah("verify", "publicview")
+    assert code == 0, output

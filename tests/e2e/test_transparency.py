@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -58,8 +61,17 @@ def test_a_saved_checkpoint_proves_the_past_until_an_old_event_is_deleted(
     code, output = system.kesah("audit", str(saved))
     assert code == 0, output
     assert f"checkpoint intake@{listed['position']}" in output and "unchanged" in output
-    code, output = system.kesah("audit", str(saved), "--url", str(system.http.base_url))
-    assert code == 0, output
+    # The documented command, as an auditor runs it: its own process, on nothing of this installation
+    # (no data directory, keys or settings), only the saved file and the public site.
+    elsewhere = tmp_path / "auditor"
+    elsewhere.mkdir()
+    audited = subprocess.run(
+        [sys.executable, "-m", "kesah", "audit", str(saved), "--url", str(system.http.base_url)], cwd=elsewhere,
+        env={k: v for k, v in os.environ.items() if not k.startswith("KESAH_")},
+        capture_output=True, text=True, timeout=120)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert f"checkpoint intake@{listed['position']}" in audited.stdout and "unchanged" in audited.stdout
+    assert list(elsewhere.iterdir()) == []  # it made no data directory, keys or database
 
     # An intruder deletes an old event from publicview's journal: the public copy no longer proves it.
     journal_rows = Rows(system.store("publicview").engine, "journal", "intake")

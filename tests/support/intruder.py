@@ -103,10 +103,15 @@ class _Row:
         self._mapping = mapping
 
 
-def signed_by_stranger(event: RecordedEvent) -> RecordedEvent:
-    draft = dataclasses.replace(event, hash="", signature="", key_id=STRANGER.key_id)
+def signed_by(signer: signing.Signer, event: RecordedEvent) -> RecordedEvent:
+    """The event hashed (at its position) and signed with ``signer``'s key."""
+    draft = dataclasses.replace(event, hash="", signature="", key_id=signer.key_id)
     digest = draft.computed_hash()
-    return dataclasses.replace(draft, hash=digest, signature=STRANGER.sign(digest))
+    return dataclasses.replace(draft, hash=digest, signature=signer.sign(digest))
+
+
+def signed_by_stranger(event: RecordedEvent) -> RecordedEvent:
+    return signed_by(STRANGER, event)
 
 
 class Intrusion:

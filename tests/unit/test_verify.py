@@ -156,3 +156,31 @@ def test_a_payload_that_breaks_its_contract_is_a_schema_problem() -> None:
     broken = seal(dataclasses.replace(log[2], payload={**log[2].payload, "kind": "protes"}), SIGNERS["intake"])
     report = check(log[:2] + [broken])
     assert (report.problem.position, report.problem.kind) == (3, verify.SCHEMA)
+
+
+def forked(event: RecordedEvent, **changes) -> RecordedEvent:  # type: ignore[no-untyped-def]
+    """Another event signed by the owner's own key, standing where ``event`` stands."""
+    return seal(dataclasses.replace(event, event_id=str(uuid.uuid4()), **changes), SIGNERS["intake"])
+
+
+def test_a_received_event_must_link_to_the_neighbours_a_copy_holds() -> None:
+    log = log_of(5)
+    held = [log[1], log[3]]  # positions 2 and 4; 3 is in flight
+    assert verify.link_problem(log[2], held, keyring()) is None
+    assert verify.link_problem(log[2], [], keyring()) is None
+    assert verify.link_problem(log[2], [log[2]], keyring()) is None  # itself, delivered again
+
+    same_place = forked(log[2], payload=submitted_payload(99))
+    assert "position 3 of intake's log already holds event" in verify.link_problem(same_place, [log[2]], keyring())
+    wrong_link = forked(log[2], payload=submitted_payload(99), prev_hash="0" * 64)
+    assert "does not match the hash of the event at position 2" in verify.link_problem(wrong_link, held, keyring())
+    not_followed = forked(log[2], payload=submitted_payload(99))
+    assert "the event at position 4 of intake's log does not link to it" in \
+        verify.link_problem(not_followed, held, keyring())
+
+
+def test_a_damaged_neighbour_does_not_blame_the_received_event() -> None:
+    log = log_of(5)
+    edited = dataclasses.replace(log[1], payload={**log[1].payload, "title": "Diubah oleh penyusup"}, hash="f" * 64)
+    foreign = seal(dataclasses.replace(log[3], prev_hash="e" * 64), signing.Signer.generate("intake"))
+    assert verify.link_problem(log[2], [edited, foreign], keyring()) is None
