@@ -31,9 +31,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kesah import config, database
+from kesah import config, database, verify
 from kesah.contracts import ContractError, RecordedEvent, check_event, utc_now
-from kesah.eventstore import event_to_row
+from kesah.eventstore import event_to_row, row_to_event
 from kesah.lifecycle import causal_order
 
 from . import projections
@@ -442,41 +442,43 @@ def refill(view: PublicView, events: Iterable[RecordedEvent], progress: Advance 
 def _journal_batch(view: PublicView, batch: list[RecordedEvent], problems: list[Refusal], project: bool) -> int:
     if not batch:
         return 0
+    assert view.keyring is not None
     with database.writing(view.engine) as conn:
         database.write_lock(conn, "journal")
         ids = [e.event_id for e in batch]
         held = set(conn.execute(sa.select(journal.c.event_id).where(journal.c.event_id.in_(ids))).scalars())
-        places = {(e.source, e.position) for e in batch if e.event_id not in held}
-        taken: dict[tuple[str, int], str] = {}
-        for source in {s for s, _ in places}:
-            positions = [p for s, p in places if s == source]
-            taken.update(((source, r.position), r.event_id) for r in conn.execute(
-                sa.select(journal.c.position, journal.c.event_id)
-                .where(journal.c.source == source, journal.c.position.in_(positions))))
+        # The journal's events around the new ones: each new event must fit the chain it holds (as receive checks).
+        around: dict[tuple[str, int], RecordedEvent] = {}
+        for source in sorted({e.source for e in batch if e.event_id not in held}):
+            positions = sorted({e.position + d for e in batch if e.source == source for d in (-1, 0, 1)})
+            for start in range(0, len(positions), BATCH):
+                rows = conn.execute(sa.select(journal).where(
+                    journal.c.source == source, journal.c.position.in_(positions[start:start + BATCH])))
+                around.update(((r.source, r.position), row_to_event(r)) for r in rows)
         seq = view._journal_head(conn)
-        rows = []
+        rows_: list[dict[str, Any]] = []
         touched: set[str] = set()
         now = utc_now()
         for event in batch:
             if event.event_id in held:
                 continue
-            other = taken.get((event.source, event.position))
-            if other is not None:
-                problems.append(Refusal(event.source, event.position, event.event_id,
-                                        f"the journal holds another event ({other}) at this position"))
+            neighbours = [around[k] for d in (-1, 0, 1) if (k := (event.source, event.position + d)) in around]
+            problem = verify.link_problem(event, neighbours, view.keyring)
+            if problem is not None:
+                problems.append(Refusal(event.source, event.position, event.event_id, problem))
                 continue
             held.add(event.event_id)
-            taken[(event.source, event.position)] = event.event_id
+            around[(event.source, event.position)] = event
             seq += 1
-            rows.append({"seq": seq, "received_at": now, **event_to_row(event)})
+            rows_.append({"seq": seq, "received_at": now, **event_to_row(event)})
             touched.add(event.correlation_id)
-        if rows:
-            conn.execute(journal.insert(), rows)
+        if rows_:
+            conn.execute(journal.insert(), rows_)
             if project and not view.pinned(conn):
                 for correlation_id in sorted(touched):
                     view._project(conn, correlation_id)
                 view._set_checkpoint(conn, seq)
-        return len(rows)
+        return len(rows_)
 
 
 # --- the owners' logs over RPC ----------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 import sqlalchemy as sa
 
-from kesah import database, schema
+from kesah import database, schema, signing
 from kesah.contracts import RecordedEvent
 from services.publicview import listing
 from services.publicview.recovery import Refusal, RefillRefused, rebuild, refill
@@ -44,10 +44,13 @@ def life(n: int, first: int = 0) -> list[RecordedEvent]:
     """n complaints, each submitted, routed and (every other one) answered, as the owners log them."""
     events: list[RecordedEvent] = []
     heads = {"intake": first, "routing": first, "responses": first}
+    links = {"intake": signing.GENESIS_HASH, "routing": signing.GENESIS_HASH, "responses": signing.GENESIS_HASH}
 
     def add(source: str, type_: str, payload: dict, when: str, cause: str | None = None) -> RecordedEvent:
         heads[source] += 1
-        event = recorded(source, type_, payload, position=heads[source], occurred_at=when, causation_id=cause)
+        event = recorded(source, type_, payload, position=heads[source], occurred_at=when, causation_id=cause,
+                         prev_hash=links[source])
+        links[source] = event.hash
         events.append(event)
         return event
 
@@ -108,8 +111,12 @@ def test_forged_events_are_refused_and_the_rest_journaled(views: tuple[PublicVie
     assert len(refused) == 1 and refused[0].event_id == forged.event_id and "hash" in refused[0].reason
     with pytest.raises(RefillRefused, match="1 event"):
         refill(view, [forged])
-    # The genuine event at that position is welcome; an impostor with a new id at a held position is not.
+    # The genuine event at that position is welcome; an impostor signed by the owner's key, not.
     assert refill(view, [events[1]]) == 1
+    impostor = recorded("intake", "ComplaintSubmitted", {**events[0].payload, "title": "Palsu"}, position=1,
+                        occurred_at=events[0].occurred_at)
+    with pytest.raises(RefillRefused, match="hash chain broken: position 1 of intake's log already holds"):
+        refill(view, [impostor])
     with view.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(journal)).scalar() == len(events)
 
@@ -125,7 +132,7 @@ def test_until_pins_the_view_at_a_moment_until_a_full_rebuild(views: tuple[Publi
     assert view.complaint(code)["status"] == "diteruskan"
     assert view.complaint(events[3].payload["tracking_code"]) is None  # submitted later
     # Pinned: a late event is journaled, not shown, until the operator rebuilds without --until.
-    late = life(1, first=5)[0]
+    late = life(1, first=5)[0]  # another log's position 6: no neighbour to clash with
     view.receive(late)
     assert view.complaint(late.payload["tracking_code"]) is None
     rebuild(view, until="3")
