@@ -23,7 +23,17 @@ CASES = {
     "intake": "bench.cases.intake",
     "endtoend": "bench.cases.endtoend",
     "relay": "bench.cases.relay",
+    "reads": "bench.cases.reads",
+    "verify": "bench.cases.verify",
+    "memory": "bench.cases.memory",
 }
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where the JSON goes")
     parser.add_argument("--cache", default=str(ROOT / "var" / "bench"),
                         help="where generated logs are kept between runs")
+    parser.add_argument("--rebuild-events", type=_sizes, metavar="N,N",
+                        help="journal sizes of the rebuild case (default 100000,1000000)")
+    parser.add_argument("--es-events", type=int, metavar="N",
+                        help="events the eventsourcing library projects beside the rebuild (default 5000)")
+    parser.add_argument("--view-complaints", type=int, metavar="N",
+                        help="least complaints in the view of the public reads case (default 100000)")
+    parser.add_argument("--verify-events", type=int, metavar="N",
+                        help="events of the installation kesah verify checks (default 100000)")
+    parser.add_argument("--memory-events", type=_sizes, metavar="SMALL,BIG",
+                        help="journal sizes of the memory case (default 100000,1000000)")
     parser.add_argument("--markdown", metavar="RESULTS",
                         help="print a results file as the Markdown table of docs/performance.md, run nothing")
     args = parser.parse_args(argv)
@@ -51,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     started, load_before = time.monotonic(), load_average()
     work = Path(tempfile.mkdtemp(prefix="kesah-bench-"))
     cache = Path(args.cache) / ("smoke" if args.smoke else "full")
-    run = Run(args.smoke, Sizes.smoke() if args.smoke else Sizes.full(), work, cache)
+    sizes = Sizes.smoke() if args.smoke else Sizes.full()
+    for option in ("rebuild_events", "es_events", "view_complaints", "verify_events", "memory_events"):
+        if getattr(args, option) is not None:
+            setattr(sizes, option, getattr(args, option))
+    run = Run(args.smoke, sizes, work, cache)
     print(f"Kesah Etam benchmark ({'smoke' if args.smoke else 'full'}); load average "
           f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; data in {work}", flush=True)
     try:

@@ -76,23 +76,24 @@ class Sizes:
     ramp_seconds: float
     relay_events: int
     rebuild_events: tuple[int, ...]
+    es_events: int  # the eventsourcing library's projection (slow: one transaction per event)
     view_complaints: int
     verify_events: int
-    memory_events: tuple[int, int]  # a small log and a big one
+    memory_events: tuple[int, ...]  # a small log and a big one
     memory_complaints: int  # sent through the whole pipeline while memory is watched
 
     @classmethod
     def full(cls) -> "Sizes":
         return cls(seconds=10, warmup=2, concurrency=16, steady_rate=50, ramp=(25, 50, 75, 100, 150, 200, 300, 500, 700),
-                   ramp_seconds=15, relay_events=50_000, rebuild_events=(100_000, 1_000_000),
-                   view_complaints=100_000, verify_events=1_000_000, memory_events=(10_000, 1_000_000),
+                   ramp_seconds=15, relay_events=50_000, rebuild_events=(100_000, 1_000_000), es_events=5_000,
+                   view_complaints=100_000, verify_events=100_000, memory_events=(100_000, 1_000_000),
                    memory_complaints=20)
 
     @classmethod
     def smoke(cls) -> "Sizes":
         return cls(seconds=1, warmup=0.2, concurrency=4, steady_rate=10, ramp=(10,), ramp_seconds=2,
-                   relay_events=300, rebuild_events=(300,), view_complaints=100, verify_events=300,
-                   memory_events=(60, 300), memory_complaints=2)
+                   relay_events=300, rebuild_events=(300,), es_events=100, view_complaints=100, verify_events=300,
+                   memory_events=(100, 300), memory_complaints=1)
 
 
 @dataclass
@@ -221,12 +222,12 @@ def format_rate(value: float, unit: str) -> str:
 
 def format_row(f: Figure) -> str:
     target = "" if f.target is None else f"  (target >= {f.target:.0%}: {'met' if f.met else 'NOT met'})"
-    return (f"  {f.case:<10} {f.name:<34} {format_rate(f.value, f.unit):>16}   "
+    return (f"  {f.case:<10} {f.name:<44} {format_rate(f.value, f.unit):>16}   "
             f"{f.baseline_name:<30} {format_rate(f.baseline, f.unit):>16}   {f.ratio:>6.0%}{target}")
 
 
 def table(run: Run) -> str:
-    lines = [f"  {'case':<10} {'measure':<34} {'figure':>16}   {'raw baseline':<30} {'baseline':>16}   {'ratio':>6}"]
+    lines = [f"  {'case':<10} {'measure':<44} {'figure':>16}   {'raw baseline':<30} {'baseline':>16}   {'ratio':>6}"]
     lines += [format_row(f) for f in run.figures]
     for g in run.goals:
         lines.append(f"  {g.case:<10} goal: {g.text}: {'met' if g.met else 'NOT met'} ({g.detail})")

@@ -13,7 +13,7 @@ AMQP headers, because a RabbitMQ stream drops headers that hold lists.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -334,6 +334,7 @@ HASHED_FIELDS = (
     "position", "event_id", "source", "type", "version", "stream_id", "stream_version",
     "occurred_at", "causation_id", "correlation_id", "payload", "prev_hash",
 )
+MESSAGE_FIELDS = HASHED_FIELDS + ("hash", "key_id", "signature")
 
 
 @dataclass(frozen=True)
@@ -364,9 +365,13 @@ class RecordedEvent:
         return signing.chain_hash(self.prev_hash, self.hashed_body())
 
     def to_message(self) -> dict[str, Any]:
-        body = asdict(self)
-        body.pop("extra")
-        return body
+        """The event's fields as a dict; the payload is the event's own, not a copy: do not change it.
+
+        Not ``dataclasses.asdict``, which deep-copies the payload field by field:
+        that was a tenth of a millisecond per event on every path that stores,
+        journals or publishes one (bench: rebuild, relay, verify).
+        """
+        return {name: getattr(self, name) for name in MESSAGE_FIELDS}
 
     @classmethod
     def from_message(cls, body: Any) -> "RecordedEvent":

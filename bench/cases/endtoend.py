@@ -147,8 +147,8 @@ def run(r: Run) -> None:
     engine = sa.create_engine(system.settings.database_url("publicview"))
     r.on_close(engine.dispose)
     seconds = sizes.ramp_seconds
-    # Warm up (connections, caches, the first batches) before anything counts.
-    step(r, system, engine, sizes.steady_rate, max(2.0, seconds / 3), drain=30)
+    if not r.smoke:  # warm up (connections, caches, the first batches) before anything counts
+        step(r, system, engine, sizes.steady_rate, max(2.0, seconds / 3), drain=30)
     steady = step(r, system, engine, sizes.steady_rate, seconds, drain=30)
     hops = raw_hops(sizes.steady_rate, seconds, system.env["KESAH_AMQP_URI"])
     at = f"at {sizes.steady_rate:g}/s"
