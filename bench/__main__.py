@@ -23,6 +23,7 @@ CASES = {
     "intake": "bench.cases.intake",
     "endtoend": "bench.cases.endtoend",
     "relay": "bench.cases.relay",
+    "rebuild": "bench.cases.rebuild",
     "reads": "bench.cases.reads",
     "verify": "bench.cases.verify",
     "memory": "bench.cases.memory",

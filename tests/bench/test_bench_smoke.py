@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.__main__ import CASES
 from bench.harness import ROOT
 
-CASE_LABELS = ("1 intake", "2 end2end", "3 relay", "5 reads", "6 verify", "7 memory")
+CASE_LABELS = ("1 intake", "2 end2end", "3 relay", "4 rebuild", "5 reads", "6 verify", "7 memory")
 
 
 def test_every_case_runs_and_reports_a_figure_beside_its_baseline(tmp_path: Path) -> None:
