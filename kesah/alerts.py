@@ -30,11 +30,13 @@ class Alerter:
         self.sent = 0
         self.failed = 0
 
-    def fire(self, check: str, problem: str, details: dict[str, Any] | None = None) -> None:
+    def fire(self, check: str, problem: str, details: dict[str, Any] | None = None,
+             round_number: int | None = None) -> None:
+        """``round_number``: which of the service's verification rounds found it (to tell how soon)."""
         log.error("ALERT %s %s: %s", self.service, check, problem)
         self._post({"status": "firing", "service": self.service, "check": check, "summary": problem,
                     "message": message(self.service, check, problem, details or {}),
-                    "details": details or {}, "at": utc_now()})
+                    "details": details or {}, "round": round_number, "at": utc_now()})
 
     def resolve(self, check: str, note: str = "") -> None:
         log.info("resolved %s %s%s", self.service, check, f": {note}" if note else "")

@@ -129,7 +129,7 @@ class Watchdog:
         before = self.findings.get(name)
         self.findings[name] = finding
         if finding.problem and (before is None or before.problem != finding.problem):
-            self.alerter.fire(name, finding.problem, finding.details)
+            self.alerter.fire(name, finding.problem, finding.details, round_number=self.rounds + 1)
         elif not finding.problem and before is not None and before.problem:
             self.alerter.resolve(name, "no problem found any more")
         try:

@@ -10,6 +10,7 @@ again.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any, Iterator
@@ -81,6 +82,12 @@ def _engine(system: System, service: str) -> Any:
     return _engines[key]
 
 
+def rounds(system: System, service: str) -> int:
+    """The verification rounds the service's worker has finished (from its /metrics)."""
+    text = system.probe(service, "/metrics").text
+    return int(re.search(rf'^kesah_check_rounds_total{{service="{service}"}} (\d+)$', text, re.M).group(1))
+
+
 def alert_lines(system: System, service: str) -> list[str]:
     """The ERROR lines the service's worker logged for integrity alerts."""
     return [line for line in system.logs(service).splitlines()
@@ -103,6 +110,9 @@ def test_an_intrusion_is_named_by_verify_and_seen_by_the_running_service(
     logged_before = len(alert_lines(system, store))
     attack = intrusion(rows_of(system, store), POSITION)
     attack.apply()
+    # Rounds the worker finished by now: the next may have started before the intrusion, the one
+    # after it started later, so it must be the one that finds it ("within one interval").
+    finished = rounds(system, store)
     try:
         code, output = system.kesah("verify", store, "--json")
         assert code == 1, output
@@ -118,6 +128,7 @@ def test_an_intrusion_is_named_by_verify_and_seen_by_the_running_service(
         alert = wait_until(lambda: receiver.received(service=store, status="firing")[firing_before:], 30,
                            "the alert")[0]
         assert alert["check"] == "integrity" and expected in alert["summary"], alert
+        assert alert["round"] <= finished + 2, (alert["round"], finished)
         assert f"posisi {POSITION}" in alert["message"], alert  # for the people who read it
         assert any(expected in line for line in alert_lines(system, store)[logged_before:])
     finally:
@@ -169,6 +180,7 @@ def test_a_projection_altered_by_sql_is_named_by_verify_and_seen_by_the_running_
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE complaints SET document = :d, status = 'selesai' WHERE tracking_code = :c"),
                      {"d": json.dumps(altered), "c": row.tracking_code})
+    finished = rounds(system, "publicview")
     try:
         code, output = system.kesah("verify", "publicview", "--json")
         assert code == 1, output
@@ -187,6 +199,7 @@ def test_a_projection_altered_by_sql_is_named_by_verify_and_seen_by_the_running_
         alert = wait_until(lambda: receiver.received(service="publicview", check="projection",
                                                      status="firing")[firing_before:], 30, "the alert")[0]
         assert "checksum" in alert["summary"] and row.tracking_code in alert["summary"], alert
+        assert alert["round"] <= finished + 2, (alert["round"], finished)
         assert row.tracking_code in alert["message"], alert
         assert system.public(row.tracking_code)["status"] == "selesai"  # nobody healed it: self-heal is off
     finally:
