@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -164,11 +165,8 @@ def _intact(event: RecordedEvent) -> bool:
 def _in_threads() -> bool:
     """Signatures are checked in a second thread (the crypto library releases the GIL), except
     under eventlet, whose threads are green."""
-    try:
-        from eventlet import patcher
-    except ImportError:  # pragma: no cover - eventlet is a dependency
-        return True
-    return not patcher.is_monkey_patched("thread")
+    patcher = sys.modules.get("eventlet.patcher")  # never import eventlet where nothing uses it
+    return patcher is None or not patcher.is_monkey_patched("thread")
 
 
 def _examined(events: Iterable[RecordedEvent], source: str, keyring: signing.Keyring,

@@ -72,6 +72,7 @@ def test_a_saved_checkpoint_proves_the_past_until_an_old_event_is_deleted(
     assert audited.returncode == 0, audited.stdout + audited.stderr
     assert f"checkpoint intake@{listed['position']}" in audited.stdout and "unchanged" in audited.stdout
     assert list(elsewhere.iterdir()) == []  # it made no data directory, keys or database
+    assert "Traceback" not in audited.stderr and "Warning" not in audited.stderr, audited.stderr
 
     # An intruder deletes an old event from publicview's journal: the public copy no longer proves it.
     journal_rows = Rows(system.store("publicview").engine, "journal", "intake")
