@@ -43,7 +43,8 @@ def test_forged_and_unhandleable_events_are_dead_lettered_listed_redriven_and_dr
     assert "is not a key of intake" in letters[0]["reason"]
     assert letters[0]["type"] == "ComplaintSubmitted" and letters[0]["where"] == "intake@999"
     assert system.public("ACDE-FHJK") is None
-    assert "Palsu" not in system.http.get("/").text
+    assert "Palsu" not in system.http.get("/").text and "Palsu" not in system.http.get("/aduan").text
+    assert forged.event_id not in system.http.get("/data/peristiwa.json").text  # never journaled either
 
     code, output = system.kesah("dlq", "show", forged.event_id, "--consumer", "publicview")
     assert code == 0
