@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "services.routing.commands",
     "services.responses.commands",
     "services.publicview.commands",
+    "kesah.restore",
 )
 
 

@@ -1,0 +1,192 @@
+"""Drill 3 and its kin: an owner's store is destroyed; ``kesah restore`` refills it from a copy of its log.
+
+The owner's writers are stopped before its store is deleted, and started
+again after the restore. While a process holds a SQLite file open, deleting
+the file does not stop it: it goes on writing into the deleted file while
+the restore writes a new one, and what it writes after the deletion would
+be lost. An owner that starts on an empty store would begin a new log at
+position 1 (routing even seeds its rules as events), forking from the true
+one; the restore then refuses, as one test here shows. So the drill is the
+runbook's: stop the owner's processes (worker, web face, relay), move the
+database aside, restore, start them. The rest of the system runs on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from kesah import stores
+from kesah.eventstore import EventStore
+from tests.support import services
+from tests.support.system import System, wait_until
+
+# The processes that write an owner's store: its worker, the web face (intake's and responses' faces) and the relay.
+WRITERS = {"intake": ("intake", "web", "relay"), "routing": ("routing", "relay"),
+           "responses": ("responses", "web", "relay")}
+
+
+def destroy(system: System, service: str) -> None:
+    """The store is gone: its SQLite file deleted, or its PostgreSQL database dropped and created empty."""
+    cached = system._stores.pop(service, None)
+    if cached is not None:
+        cached.engine.dispose()
+    url = make_url(system.settings.database_url(service))
+    if url.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{url.database}{suffix}").unlink(missing_ok=True)
+        return
+    services.drop_pg_database(url.database)
+    services.create_pg_database(url.database)
+    code, output = system.kesah("migrate", service)  # an empty PostgreSQL database gets its tables first
+    assert code == 0, output
+
+
+def log(system: System, service: str) -> list[dict]:
+    store = stores.reader_store(system.settings, service)
+    try:
+        return [e.to_message() for e in store.read()]
+    except sa.exc.DBAPIError:  # no tables yet: the store was just created
+        return []
+    finally:
+        store.engine.dispose()
+
+
+def outbox(system: System, service: str) -> int:
+    store = stores.reader_store(system.settings, service)
+    try:
+        return store.outbox_size()
+    finally:
+        store.engine.dispose()
+
+
+def journaled(system: System, service: str, count: int) -> None:
+    """Publicview's journal (and so the archive before it) holds the owner's first ``count`` events."""
+    wait_until(lambda: next((s["received"] for s in system.http.get("/api/status").json()["sources"]
+                             if s["source"] == service), 0) >= count, 30, f"{service}'s events journaled")
+
+
+def some_complaints(system: System, count: int, answered: int) -> list[str]:
+    codes = [system.submit(title=f"Jalan berlubang nomor {i}", body=f"Jalan berlubang besar di gang {i}.")
+             ["tracking_code"] for i in range(count)]
+    for code in codes[:answered]:
+        agency = system.routed(code)["agency"]["id"]
+        assert system.answer(code, agency, "Lubang sudah kami tambal.", status="dijawab").status_code == 201
+    for code in codes:
+        system.wait_public(code, lambda c: c["agency"] is not None)
+    return codes
+
+
+def test_drill_3_intake_restored_from_the_archive_continues_from_its_head(
+    make_system: Callable[..., System],
+) -> None:
+    system = make_system().start()
+    codes = some_complaints(system, 6, answered=2)
+    before = log(system, "intake")
+    journaled(system, "intake", len(before))
+
+    system.stop(*WRITERS["intake"])
+    destroy(system, "intake")
+    code, output = system.kesah("restore", "intake", "--from", "archive")
+    assert code == 0, output
+    assert f"restored {len(before)} event(s)" in output, output
+    assert "chain: intake: ok" in output and "restore complete" in output, output
+    assert log(system, "intake") == before  # ids, positions, hashes, signatures as they were
+    assert outbox(system, "intake") == 0  # already on the broker: not published again
+
+    code, output = system.kesah("verify", "intake")
+    assert code == 0, output
+    code, output = system.kesah("restore", "intake", "--from", "archive")  # safe to re-run
+    assert code == 0 and "restored 0 event(s)" in output, output
+
+    system.start(*WRITERS["intake"])
+    new = system.submit(title="Lampu jalan mati", body="Lampu jalan mati di gang mawar.")["tracking_code"]
+    assert new not in codes
+    system.wait_public(new, lambda c: c["agency"] is not None)
+    after = log(system, "intake")
+    assert after[:len(before)] == before
+    assert after[len(before)]["position"] == len(before) + 1
+    assert after[len(before)]["prev_hash"] == before[-1]["hash"]
+    assert after[len(before)]["payload"]["tracking_code"] == new
+    # The restored complaints are intake's again (erasure finds them), and the whole system verifies.
+    code, output = system.kesah("erase", codes[0])
+    assert code == 0, output
+    code, output = system.kesah("verify", "all")
+    assert code == 0, output
+
+
+def test_routing_restored_from_publicview_refuses_a_forked_store_and_keeps_routing(
+    make_system: Callable[..., System],
+) -> None:
+    system = make_system().start()
+    some_complaints(system, 4, answered=1)
+    before = log(system, "routing")
+    journaled(system, "routing", len(before))
+
+    system.stop(*WRITERS["routing"])
+    destroy(system, "routing")
+    # Started on an empty store, routing seeds its rules again: a new log that forks from the true one.
+    system.start("routing")
+    wait_until(lambda: len(log(system, "routing")) > 0, 30, "routing to seed its rules")
+    system.stop("routing")
+    code, output = system.kesah("restore", "routing", "--from", "publicview")
+    assert code == 2, output
+    assert "disagree with publicview's journal" in output and "move the database aside" in output, output
+
+    destroy(system, "routing")
+    code, output = system.kesah("restore", "routing", "--from", "publicview")
+    assert code == 0, output
+    assert log(system, "routing") == before
+    assert "routing's tables:" in output and "case(s) folded" in output, output
+
+    system.start(*WRITERS["routing"])
+    code = system.submit(title="Jalan berlubang di Jl. Mulawarman")["tracking_code"]
+    routed = system.routed(code)  # the rules came back with the log
+    assert routed["agency"]["id"] == "pupr"
+    after = log(system, "routing")
+    assert after[len(before)]["position"] == len(before) + 1
+    assert after[len(before)]["prev_hash"] == before[-1]["hash"]
+    code, output = system.kesah("verify", "all")
+    assert code == 0, output
+
+
+def test_a_store_holding_a_prefix_of_the_log_is_completed(make_system: Callable[..., System]) -> None:
+    """An old backup: the first events only. Restore adds the rest; the backup's own rows stay."""
+    system = make_system().start()
+    first = system.submit(title="Jalan berlubang di gang satu")
+    some_complaints(system, 3, answered=1)
+    before = log(system, "intake")
+    journaled(system, "intake", len(before))
+
+    system.stop(*WRITERS["intake"])
+    destroy(system, "intake")
+    backup = stores.owner_store(system.settings, "intake")
+    try:
+        from kesah.contracts import RecordedEvent
+
+        backup.restore([RecordedEvent(**e) for e in before[:1]])
+        from services.intake.store import complaints
+        from services.intake import domain
+
+        with backup.engine.begin() as conn:
+            conn.execute(complaints.insert().values(
+                complaint_id=before[0]["payload"]["complaint_id"], tracking_code=first["tracking_code"],
+                secret_hash=domain.secret_hash(first["secret"]), submitted_at=before[0]["occurred_at"]))
+    finally:
+        backup.engine.dispose()
+
+    code, output = system.kesah("restore", "intake", "--from", "archive")
+    assert code == 0, output
+    assert "store before: position 1" in output and f"restored {len(before) - 1} event(s)" in output, output
+    assert log(system, "intake") == before
+    store = EventStore(stores.reader_store(system.settings, "intake").engine, "intake")
+    try:
+        with store.engine.connect() as conn:
+            secrets = dict(conn.execute(sa.text("SELECT tracking_code, secret_hash FROM complaints")).all())
+    finally:
+        store.engine.dispose()
+    assert secrets[first["tracking_code"]] == domain.secret_hash(first["secret"])  # the backup's row is kept
+    assert len(secrets) == 4
