@@ -219,3 +219,16 @@ def causal_groups(events: Iterable[RecordedEvent]) -> dict[str, list[RecordedEve
     for event in events:
         groups.setdefault(event.correlation_id, []).append(event)
     return {key: causal_order(group) for key, group in groups.items()}
+
+
+def mark_handled(conn: Any, consumer: str, consumed: Iterable[RecordedEvent]) -> int:
+    """Tracking rows for consumed events the rebuilt tables cover (a redelivery then changes nothing)."""
+    import sqlalchemy as sa
+
+    from .eventstore import handled
+
+    done = set(conn.execute(sa.select(handled.c.event_id).where(handled.c.consumer == consumer)).scalars())
+    rows = [{"consumer": consumer, "event_id": e.event_id} for e in consumed if e.event_id not in done]
+    if rows:
+        conn.execute(handled.insert(), rows)
+    return len(rows)

@@ -19,8 +19,8 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from kesah.contracts import RecordedEvent
-from kesah.eventstore import EventStore, handled
-from kesah.restore import causal_groups
+from kesah.eventstore import EventStore
+from kesah.restore import causal_groups, mark_handled
 
 from .store import CONSUMER, complaints, followups
 
@@ -62,9 +62,6 @@ def rebuild(store: EventStore, consumed: list[RecordedEvent]) -> str:
             conn.execute(followups.delete().where(followups.c.complaint_id.in_(list(states))))
             conn.execute(followups.insert(), [{"complaint_id": cid, **state} for cid, state in states.items()])
 
-        done = set(conn.execute(sa.select(handled.c.event_id).where(handled.c.consumer == CONSUMER)).scalars())
-        tracked = [{"consumer": CONSUMER, "event_id": e.event_id} for e in consumed if e.event_id not in done]
-        if tracked:
-            conn.execute(handled.insert(), tracked)
+        tracked = mark_handled(conn, CONSUMER, consumed)
     return (f"intake's tables: {len(rows)} complaint row(s) added (their reporters' secrets and contact data are "
-            f"not in the log), {len(states)} follow-up state(s), {len(tracked)} consumed event(s) marked handled")
+            f"not in the log), {len(states)} follow-up state(s), {tracked} consumed event(s) marked handled")

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from kesah import lifecycle
 from kesah.contracts import RecordedEvent
-from kesah.eventstore import EventStore, event_to_row, handled, row_to_event
-from kesah.restore import causal_groups
+from kesah.eventstore import EventStore, event_to_row, row_to_event
+from kesah.restore import causal_groups, mark_handled
 
 from .store import CONSUMER, case_row
 from .tables import case_journal, cases
@@ -42,9 +42,6 @@ def rebuild(store: EventStore, consumed: list[RecordedEvent]) -> str:
             conn.execute(cases.insert().values(**case_row(doc)))
             folded += 1
 
-        done = set(conn.execute(sa.select(handled.c.event_id).where(handled.c.consumer == CONSUMER)).scalars())
-        tracked = [{"consumer": CONSUMER, "event_id": e.event_id} for e in consumed if e.event_id not in done]
-        if tracked:
-            conn.execute(handled.insert(), tracked)
+        tracked = mark_handled(conn, CONSUMER, consumed)
     return (f"responses' tables: {len(new)} event(s) into the case journal, {folded} case file(s) folded, "
-            f"{len(tracked)} consumed event(s) marked handled (tokens and accounts are not in the log)")
+            f"{tracked} consumed event(s) marked handled (tokens and accounts are not in the log)")

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 
-import sqlalchemy as sa
-
 from kesah.contracts import RecordedEvent
-from kesah.eventstore import EventStore, handled
-from kesah.restore import causal_groups
+from kesah.eventstore import EventStore
+from kesah.restore import causal_groups, mark_handled
 
 from . import domain, rules
 from .store import CONSUMER, _case_to_row, cases, rule_rows
@@ -64,9 +62,6 @@ def rebuild(store: EventStore, consumed: list[RecordedEvent]) -> str:
             conn.execute(cases.delete().where(cases.c.complaint_id.in_([row["complaint_id"] for row in folded])))
             conn.execute(cases.insert(), folded)
 
-        done = set(conn.execute(sa.select(handled.c.event_id).where(handled.c.consumer == CONSUMER)).scalars())
-        tracked = [{"consumer": CONSUMER, "event_id": e.event_id} for e in consumed if e.event_id not in done]
-        if tracked:
-            conn.execute(handled.insert(), tracked)
+        tracked = mark_handled(conn, CONSUMER, consumed)
     return (f"routing's tables: {len(table)} rule(s), {len(folded)} case(s) folded, "
-            f"{len(tracked)} consumed event(s) marked handled")
+            f"{tracked} consumed event(s) marked handled")
