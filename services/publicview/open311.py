@@ -317,7 +317,7 @@ def routes(view: PublicView, intake_url: str, status_labels: Mapping[str, str]) 
         if request.method == "POST":
             return await post_request(request, fmt, params)
         query = requests_query(params, dt.datetime.now(dt.timezone.utc))
-        docs, _ = await run_in_threadpool(view.find, query, 0, MAX_REQUESTS)
+        docs = await run_in_threadpool(view.newest, query, 0, MAX_REQUESTS)
         return render(fmt, "service_requests", [service_request(d, base(request), status_labels) for d in docs])
 
     async def post_request(request: Request, fmt: str, params: dict[str, str]) -> Response:

@@ -265,15 +265,31 @@ class PublicView:
         """Public complaints matching the query, newest first, and how many match in all."""
         with self.engine.connect() as conn:
             conditions = self._conditions(conn, query)
-            total = conn.execute(sa.select(sa.func.count()).select_from(complaints).where(*conditions)).scalar()
-            rows = conn.execute(
-                sa.select(complaints.c.document)
-                .where(*conditions)
-                .order_by(complaints.c.submitted_at.desc(), complaints.c.tracking_code)
-                .offset(offset)
-                .limit(limit)
-            ).scalars()
-            return [json.loads(d) for d in rows], int(total or 0)
+            return self._newest(conn, conditions, offset, limit), self._count(conn, conditions)
+
+    def newest(self, query: listing.Query, offset: int = 0, limit: int = listing.PAGE_SIZE) -> list[dict[str, Any]]:
+        """Public complaints matching the query, newest first, not counted (a count reads every row)."""
+        with self.engine.connect() as conn:
+            return self._newest(conn, self._conditions(conn, query), offset, limit)
+
+    def count(self, query: listing.Query) -> int:
+        with self.engine.connect() as conn:
+            return self._count(conn, self._conditions(conn, query))
+
+    @staticmethod
+    def _count(conn: Connection, conditions: list[Any]) -> int:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(complaints).where(*conditions)).scalar() or 0)
+
+    @staticmethod
+    def _newest(conn: Connection, conditions: list[Any], offset: int, limit: int) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            sa.select(complaints.c.document)
+            .where(*conditions)
+            .order_by(complaints.c.submitted_at.desc(), complaints.c.tracking_code)
+            .offset(offset)
+            .limit(limit)
+        ).scalars()
+        return [json.loads(d) for d in rows]
 
     def public_documents(self, page: int = 500) -> Iterator[dict[str, Any]]:
         """Every listed complaint (confidential ones are not), by tracking code, a page at a time."""
