@@ -44,6 +44,22 @@ def readiness(checks: Mapping[str, Check]) -> tuple[int, dict[str, Any]]:
     return (503 if problems else 200), body
 
 
+def only(checks: Mapping[str, Check], names: Iterable[str]) -> Mapping[str, Check]:
+    """The checks a probe asked for (``/readyz?check=store``; none asked: all).
+
+    The Kubernetes readiness probe of an HTTP face asks only for ``store``:
+    a face that can reach its database serves. Integrity and lag are for
+    monitoring and alerts; were they in that probe, one tampered row or a
+    stuck relay would take every replica out of its Service, and the public
+    site and the complaint form offline with them.
+    """
+    names = [n for n in names if n]
+    unknown = sorted(set(names) - set(checks))
+    if unknown:
+        raise KeyError(f"Pemeriksaan tidak dikenal: {', '.join(unknown)}.")
+    return {name: checks[name] for name in names} if names else checks
+
+
 def database_check(engine: Any) -> Check:
     """The database answers a trivial query."""
 
@@ -78,7 +94,13 @@ def wsgi_app(probes: Probes) -> Callable[..., Iterable[bytes]]:
         if path == "/healthz":
             return _json(start_response, 200, {"status": "ok"})
         if path == "/readyz":
-            status, body = readiness(probes.checks)
+            from urllib.parse import parse_qs
+
+            try:
+                asked = only(probes.checks, parse_qs(environ.get("QUERY_STRING", "")).get("check", []))
+            except KeyError as exc:
+                return _json(start_response, 400, {"message": exc.args[0]})
+            status, body = readiness(asked)
             return _json(start_response, status, body)
         if path == "/metrics":
             text = probes.metrics_text().encode("utf-8")
@@ -89,7 +111,7 @@ def wsgi_app(probes: Probes) -> Callable[..., Iterable[bytes]]:
     return app
 
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
 def _json(start_response: Callable[..., Any], status: int, body: dict[str, Any]) -> list[bytes]:

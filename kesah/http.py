@@ -138,7 +138,11 @@ def create_app(
     async def readyz(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        status, body = await run_in_threadpool(health.readiness, probes.checks)
+        try:
+            asked = health.only(probes.checks, request.query_params.getlist("check"))
+        except KeyError as exc:
+            return error_response(400, exc.args[0])
+        status, body = await run_in_threadpool(health.readiness, asked)
         return JSONResponse(body, status_code=status)
 
     async def metrics_page(request: Request) -> Response:

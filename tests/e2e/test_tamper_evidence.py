@@ -147,6 +147,12 @@ def test_the_web_face_reports_its_workers_verdict_and_verify_exits_non_zero(
         unready = wait_until(lambda: (r := system.http.get("/readyz")).status_code == 503 and r.json(), 30,
                              "publicview's web face to turn unready")
         assert "position 2: changed" in unready["checks"]["integrity"]
+        # What Kubernetes asks to keep the face in its Service: it still serves the public.
+        serving = system.http.get("/readyz", params={"check": "store"})
+        assert serving.status_code == 200 and serving.json()["checks"] == {"store": "ok"}, serving.text
+        assert system.http.get("/readyz", params={"check": "kecepatan"}).status_code == 400
+        assert system.probe("publicview", "/readyz?check=store&check=broker").status_code == 200
+        assert system.probe("publicview", "/readyz?check=integrity").status_code == 503
         assert "kesah_check_ok" in system.http.get("/metrics").text
         # The real command, in its own process, with its exit code and its sentence.
         done = subprocess.run([sys.executable, "-m", "kesah", "verify", "all"], env=system.env,
