@@ -8,6 +8,7 @@ positions are assigned by one writer at a time and commit in order.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -48,6 +49,9 @@ def create_engine(url: str, *, durable: bool = True, small: bool = False) -> Eng
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        if parsed.database and parsed.database != ":memory:":
+            _follow_the_file(engine, parsed.database)
+
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
             # A writer takes the database's write lock up front: no deadlock
@@ -66,6 +70,33 @@ def create_engine(url: str, *, durable: bool = True, small: bool = False) -> Eng
         return sa.create_engine(parsed, pool_size=1 if small else 2, max_overflow=1 if small else 6,
                                 pool_pre_ping=True)
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}: use sqlite:/// or postgresql://")
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _follow_the_file(engine: Engine, path: str) -> None:
+    """A pooled connection to a database file that was since deleted or replaced is dropped, not used.
+
+    An open SQLite connection keeps the file it opened, even after that file
+    is deleted: without this, a running service would go on reading and
+    writing a deleted database while the operator rebuilds a new one at the
+    same path (``kesah replay publicview``), and never see it.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _opened(dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info["file"] = _file_identity(path)
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, proxy):  # type: ignore[no-untyped-def]
+        if record.info.get("file") != _file_identity(path):
+            raise sa.exc.DisconnectionError(f"database file {path} was deleted or replaced")
 
 
 @contextlib.contextmanager

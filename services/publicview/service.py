@@ -1,7 +1,14 @@
 """publicview's nameko service: journals every public event and projects it.
 
 It also asks each owner for its log head every few seconds, so the status
-page can say how far behind the public view is.
+page can say how far behind the public view is, and catches up over RPC
+(``events_after``) with what its inbox will not bring:
+
+- once per source after start: whatever the owner's log holds beyond what
+  the journal holds (a new instance with an empty database fills itself; a
+  publicview that was down gets what its inbox lost);
+- when its watchdog found the journal damaged (KESAH_SELF_HEAL on): every
+  source again from the first event the journal lacks.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from kesah.consumer import Rejected, accept, inbox
 from kesah.contracts import ContractError
 from kesah.dependencies import Resource, SelfWatch
 
+from . import recovery
 from .store import PublicView
 from .watch import publicview_watchdog
 
@@ -25,12 +33,21 @@ log = logging.getLogger("kesah.publicview")
 CONSUMER = "publicview"
 HEADS_EVERY_SECONDS = 5
 HEAD_TIMEOUT_SECONDS = 3
+PAGE_TIMEOUT_SECONDS = 30
+
+
+class CatchUp:
+    """Which sources this instance has caught up with since it started."""
+
+    def __init__(self, settings: object = None) -> None:
+        self.done: set[str] = set()
 
 
 class PublicviewService:
     name = "publicview"
 
     view = Resource(PublicView.open)
+    caught_up = Resource(CatchUp)
     watchdog = SelfWatch(publicview_watchdog)
     intake = RpcProxy("intake")
     routing = RpcProxy("routing")
@@ -48,6 +65,7 @@ class PublicviewService:
 
     @timer(interval=HEADS_EVERY_SECONDS, eager=True)
     def ask_heads(self) -> None:
+        heads: dict[str, int] = {}
         for source in OWNERS:
             try:
                 with eventlet.Timeout(HEAD_TIMEOUT_SECONDS):
@@ -56,3 +74,32 @@ class PublicviewService:
                 log.info("log head of %s unknown: %s", source, exc.__class__.__name__)
                 continue
             self.view.record_source_head(source, int(head["position"]), head["hash"])
+            heads[source] = int(head["position"])
+        self.catch_up(heads)
+
+    def catch_up(self, heads: dict[str, int]) -> None:
+        journal = next((w for w in self.watchdog.watches if w.name == "integrity"), None)
+        damaged = journal is not None and journal.refill_requested
+        held = recovery.contiguous(self.view)
+        sources = recovery.Sources(self._call)
+        for source, head in heads.items():
+            if source in self.caught_up.done and not damaged:
+                continue
+            after = held.get(source, 0)
+            if head > after:
+                refused: list[recovery.Refusal] = []
+                try:
+                    count = recovery.refill(self.view, sources.events(source, after), refused=refused, project=True)
+                except (Exception, eventlet.Timeout) as exc:  # the owner or the broker went away: next round
+                    log.info("catching up with %s: %s; trying again", source, exc.__class__.__name__)
+                    return
+                log.info("caught up with %s: %d event(s) after position %d journaled over RPC", source, count, after)
+                for refusal in refused:
+                    log.error("catching up with %s: refused %s", source, refusal)
+            self.caught_up.done.add(source)
+        if damaged and set(heads) == set(OWNERS):
+            journal.refill_requested = False
+
+    def _call(self, source: str, method: str, **kwargs: object) -> object:
+        with eventlet.Timeout(PAGE_TIMEOUT_SECONDS):
+            return getattr(getattr(self, source), method)(**kwargs)

@@ -25,8 +25,12 @@ from .store import PublicView
 class JournalIntegrity:
     name = "integrity"
 
-    def __init__(self, view: PublicView, keyring: signing.Keyring, grace: float) -> None:
+    def __init__(self, view: PublicView, keyring: signing.Keyring, grace: float, heal: bool = False) -> None:
         self.view = view
+        self.heal = heal
+        # Set when a round finds the journal damaged and healing is on: the service's next
+        # heads round refills it over RPC from the owners (the watchdog has no RPC of its own).
+        self.refill_requested = False
         self.keyring = keyring
         self.grace = grace
         self.anchors: dict[str, verify.Anchor] = {}
@@ -56,7 +60,11 @@ class JournalIntegrity:
         if not bad:
             return Finding(None, details)
         self.failures += 1
-        return Finding("; ".join(r.summary() for r in bad), {**details, "remedy": integrity.JOURNAL_REMEDY})
+        problem = "; ".join(r.summary() for r in bad)
+        if self.heal:
+            self.refill_requested = True
+            problem += "; refilling the journal from the owners' logs"
+        return Finding(problem, {**details, "remedy": integrity.JOURNAL_REMEDY})
 
     def families(self) -> list[Family]:
         ok = Family("kesah_integrity_ok", "gauge", "1 when the log verified in the last round")
@@ -162,7 +170,8 @@ class LagCheck:
 def publicview_watchdog(settings: config.Settings) -> Watchdog:
     # Its own engine with a small pool: the handlers' pool is for the handlers.
     view = PublicView(database.create_engine(settings.database_url("publicview"), small=True), stores.keyring(settings))
-    journal = JournalIntegrity(view, stores.keyring(settings), grace=max(10.0, 2 * settings.verify_interval))
+    journal = JournalIntegrity(view, stores.keyring(settings), grace=max(10.0, 2 * settings.verify_interval),
+                               heal=settings.self_heal)
     watches: list[Any] = [journal, ProjectionCheck(view, journal, settings.self_heal),
                           LagCheck(view, settings.lag_alert_events, settings.lag_alert_seconds)]
     return Watchdog(
