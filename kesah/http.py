@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any, Awaitable, Callable
 
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -71,8 +72,15 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, MESSAGES[500])
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    # Down, out of connections, or not there at all (destroyed, being restored): the service's, not the request's.
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, MESSAGES[503])
+
+
 EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     HTTPException: _http_exception,
+    OperationalError: _database_unavailable,
     Exception: _server_error,
 }
 
