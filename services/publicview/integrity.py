@@ -35,8 +35,9 @@ from .store import PublicView, complaint_row, complaints, journal
 
 PAGE = 1000
 
-JOURNAL_REMEDY = ("publicview refills its journal from the owners by itself (KESAH_SELF_HEAL=on); "
-                  "by hand: 'kesah replay publicview --from sources'.")
+JOURNAL_REMEDY = ("publicview refills events missing from its journal from the owners by itself "
+                  "(KESAH_SELF_HEAL=on); a changed or inserted row stays, as the journal only grows: move "
+                  "publicview's database aside and run 'kesah replay publicview --from sources'.")
 PROJECTION_REMEDY = ("publicview rebuilds its projection by itself (KESAH_SELF_HEAL=on); "
                      "by hand: 'kesah rebuild publicview'.")
 

@@ -63,7 +63,7 @@ def populate(system: System, n: int) -> list[str]:
         response = system.answer(code, agency, f"Sudah kami tangani ({code}).")
         assert response.status_code == 201, response.text
 
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
         codes = list(pool.map(submit, range(n)))
         list(pool.map(answer, codes))
     return codes
@@ -235,3 +235,26 @@ def test_a_publicview_that_was_down_catches_up_and_a_new_one_fills_itself(
     for code in (first, lost, queued):
         system.wait_public(code, lambda c: c.get("agency") is not None, 60)
     wait_until(lambda: caught_up(system), 60, "the new publicview caught up with the owners")
+
+
+def test_a_journal_missing_events_is_refilled_from_the_owners_by_itself(make_system: Callable[..., System]) -> None:
+    import sqlalchemy as sa
+
+    system = make_system(extra_env={"KESAH_VERIFY_INTERVAL": "0.5"}).start()
+    codes = [system.submit(title=f"Jalan berlubang nomor {i}")["tracking_code"] for i in range(3)]
+    for code in codes:
+        system.routed(code)
+    wait_until(lambda: caught_up(system), 30, "publicview caught up")
+    gone = system.events("intake", ["ComplaintSubmitted"])[0]
+    with system.store("publicview").engine.begin() as conn:  # the intruder, with the database's owner's rights
+        conn.execute(sa.text("DELETE FROM journal WHERE event_id = :id"), {"id": gone.event_id})
+
+    def back() -> bool:
+        with system.store("publicview").engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM journal WHERE event_id = :id"),
+                                {"id": gone.event_id}).scalar() == 1
+
+    wait_until(back, 60, "the deleted event journaled again")
+    assert "refilling the journal from the owners' logs" in system.logs("publicview")
+    wait_until(lambda: system.kesah("verify", "publicview")[0] == 0, 60, "the journal and projection to verify")
+    assert system.public(gone.payload["tracking_code"])["title"] == gone.payload["title"]
