@@ -80,6 +80,10 @@ def test_lag_that_stays_high_makes_publicview_unready_and_alerts(
                                     "KESAH_LAG_ALERT_EVENTS": "3", "KESAH_LAG_ALERT_SECONDS": "1"}).start()
     system.routed(system.submit()["tracking_code"])
     wait_until(lambda: (r := system.probe("publicview")) is not None and r.status_code == 200, 30, "ready")
+    # Publicview has compared its journal with every owner's head once (its start-up catch-up, over
+    # RPC): from now on only the relay brings it events.
+    wait_until(lambda: all(s["head"] is not None for s in system.http.get("/api/status").json()["sources"]), 30,
+               "every owner's head known")
 
     system.stop("relay")  # intake keeps accepting; nothing reaches publicview
     codes = [system.submit(title=f"Lampu jalan mati nomor {i}")["tracking_code"] for i in range(6)]
