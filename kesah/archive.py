@@ -81,9 +81,9 @@ class _Reader:
         self.last_tag = 0
         self.tag: str | None = None
 
-    def mark(self) -> str:
+    def mark(self, mark_id: str | None = None) -> str:
         """Append a mark to the stream (confirmed) and return its id."""
-        mark_id = str(uuid.uuid4())
+        mark_id = mark_id or str(uuid.uuid4())
         channel = self.connection.channel()
         try:
             channel.confirm_delivery()
@@ -95,11 +95,16 @@ class _Reader:
             channel.close()
         return mark_id
 
-    def offset_of(self, mark_id: str) -> int:
-        """The offset the mark was given: it is in the stream's last chunk."""
+    def mark_at_offset(self) -> tuple[str, int]:
+        """Append a mark and learn the offset the stream gave it.
+
+        A probe consumer attached at "next" before the mark is published
+        receives the mark (and whatever else arrives meanwhile), with its offset.
+        """
         channel = self.connection.channel()
         found: list[int] = []
         last_tag = 0
+        mark_id = str(uuid.uuid4())  # known before it is published: the probe may see it during the confirm
 
         def on_message(_channel: Any, method: Any, properties: pika.BasicProperties, _body: bytes) -> None:
             nonlocal last_tag
@@ -108,13 +113,14 @@ class _Reader:
                 found.append(int((properties.headers or {})["x-stream-offset"]))
 
         channel.basic_qos(prefetch_count=PREFETCH)
-        tag = channel.basic_consume(broker.ARCHIVE_QUEUE, on_message, arguments={"x-stream-offset": "last"})
+        tag = channel.basic_consume(broker.ARCHIVE_QUEUE, on_message, arguments={"x-stream-offset": "next"})
+        self.mark(mark_id)
         while not found:
             self.connection.process_data_events(time_limit=WAIT_SECONDS)
         channel.basic_ack(last_tag, multiple=True)
         channel.basic_cancel(tag)
         channel.close()
-        return found[0]
+        return mark_id, found[0]
 
     def _on_message(self, _channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         self.buffer.append((method.delivery_tag, properties, body))
@@ -168,8 +174,8 @@ def events(settings: config.Settings, start: Start = "first", *,
     try:
         if isinstance(reader.offset, int):
             # A consumer told to start beyond the end waits for that offset: learn where the end is first.
-            mark_id = reader.mark()
-            if reader.offset > reader.offset_of(mark_id):
+            mark_id, end = reader.mark_at_offset()
+            if reader.offset > end:
                 return
             reader.consume()
         else:

@@ -28,8 +28,9 @@ log = logging.getLogger("kesah.logwatch")
 
 def owner_remedy(source: str) -> str:
     return (f"{source}'s log is never changed automatically. Its genuine copies are publicview's journal "
-            f"and the broker's archive: move the damaged database aside, then run "
-            f"'kesah restore {source} --from publicview' (or '--from archive').")
+            f"and the broker's archive: stop {source}'s processes (worker, web face, relay), move the damaged "
+            f"database aside, run 'kesah restore {source} --from publicview' (or '--from archive'), start them "
+            f"again (docs/runbook.md).")
 
 
 class LogIntegrity:

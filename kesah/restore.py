@@ -54,6 +54,7 @@ class Copy:
 
     own: list[RecordedEvent] = field(default_factory=list)  # the owner's genuine events, by position, once each
     consumed: list[RecordedEvent] = field(default_factory=list)  # events of others the owner consumes
+    read: int = 0  # events the copy offered, every source
     rejected: int = 0  # events claiming to be the owner's that fail their own checks (forged, damaged)
     first_rejected: str | None = None
     gap: int | None = None  # the first position the copy lacks while it has later ones
@@ -80,6 +81,7 @@ def collect(owner: str, events: Iterable[RecordedEvent], keyring: signing.Keyrin
     by_position: dict[int, RecordedEvent] = {}
     seen_consumed: set[str] = set()
     for event in events:
+        copy.read += 1
         if event.source == owner:
             try:
                 contracts.check_event(event, keyring)
@@ -181,8 +183,11 @@ def restore_command(args: argparse.Namespace) -> int:
         try:
             restored = store.restore(_counting(copy.own, writing), publish=False)
         except RestoreError as exc:
-            raise CliError(f"{owner}'s store holds events that disagree with {where} ({exc}): nothing was "
-                           f"written; move the database aside and restore into an empty one") from None
+            if "differs from the stored event" in str(exc):
+                raise CliError(f"{owner}'s store holds events that disagree with {where} ({exc}): nothing was "
+                               f"written; move the database aside and restore into an empty one") from None
+            raise CliError(f"{where} does not hold an unbroken chain of {owner}'s log ({exc}): nothing was "
+                           f"written; restore from the other copy") from None
         writing.close()
 
         tables = importlib.import_module(f"services.{owner}.restore").rebuild(store, copy.consumed)
@@ -191,7 +196,7 @@ def restore_command(args: argparse.Namespace) -> int:
         store.engine.dispose()
 
     print(f"{owner} restored from {where}")
-    print(f"  {where}: {owner}'s log up to position {copy.head.position}"
+    print(f"  {where}: {copy.read} event(s) read; {owner}'s log up to position {copy.head.position}"
           + (f" (hash {copy.head.hash[:16]})" if copy.head.position else ""))
     if copy.rejected:
         print(f"  skipped {copy.rejected} event(s) claiming to be {owner}'s that fail their checks "
