@@ -148,9 +148,12 @@ def groups(rows: Iterable[tuple[int, RecordedEvent]]) -> Iterator[list[tuple[int
 
 # --- reading the journal by complaint -----------------------------------------------------
 
-EVENT_COLUMNS = ("position", "event_id", "source", "type", "version", "stream_id", "stream_version",
-                 "occurred_at", "causation_id", "correlation_id", "payload", "prev_hash", "hash", "key_id",
-                 "signature")
+# What the fold reads of an event (kesah.lifecycle: order, identity, type, payload). The rebuild reads
+# only these columns: the hashes and signatures are two thirds of a journal row, and verifying them
+# is ``kesah verify``'s work, not the fold's. The other fields of the events it makes are left empty.
+FOLDED_COLUMNS = ("position", "event_id", "source", "type", "version", "occurred_at", "causation_id",
+                 "correlation_id", "payload")
+NOT_READ = {"stream_id": "", "stream_version": 0, "prev_hash": "", "hash": "", "key_id": "", "signature": ""}
 
 
 def by_code_points(column: Any, conn: Connection) -> Any:
@@ -167,7 +170,7 @@ def raw_journal(conn: Connection, upto: int) -> Iterator[Sequence[Any]]:
     """
     postgres = conn.dialect.name == "postgresql"
     order = 'correlation_id COLLATE "C"' if postgres else "correlation_id"
-    sql = f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM journal WHERE seq <= {int(upto)} ORDER BY {order}"
+    sql = f"SELECT seq, {', '.join(FOLDED_COLUMNS)} FROM journal WHERE seq <= {int(upto)} ORDER BY {order}"
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor(name="kesah_journal_by_complaint") if postgres else dbapi.cursor()
@@ -190,7 +193,7 @@ def journal_by_complaint(conn: Connection, upto: int) -> Iterator[tuple[int, Rec
         yield _pair(row)
 
 
-CORRELATION = 1 + EVENT_COLUMNS.index("correlation_id")
+CORRELATION = 1 + FOLDED_COLUMNS.index("correlation_id")
 
 
 def chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
@@ -250,7 +253,8 @@ def _pair(row: Sequence[Any]) -> tuple[int, RecordedEvent]:
     # without the dataclass __init__'s per-field cost (a third of a rebuild's time).
     event = object.__new__(RecordedEvent)
     fields = event.__dict__
-    fields.update(zip(EVENT_COLUMNS, row[1:]))
+    fields.update(NOT_READ)
+    fields.update(zip(FOLDED_COLUMNS, row[1:]))
     fields["payload"] = json.loads(fields["payload"])
     fields["extra"] = {}
     return row[0], event
@@ -266,7 +270,7 @@ def documents(conn: Connection, upto: int, until: Until | None) -> Iterator[dict
 
 def project_at(conn: Connection, complaint_id: str, until: Until) -> None:
     """Project one complaint as it stood at ``until`` (the projection is pinned there)."""
-    columns = [journal.c.seq] + [journal.c[name] for name in EVENT_COLUMNS]
+    columns = [journal.c.seq] + [journal.c[name] for name in FOLDED_COLUMNS]
     rows = conn.execute(sa.select(*columns).where(journal.c.correlation_id == complaint_id)).all()
     doc = projections.complaint_view(cut([_pair(row) for row in rows], until))
     if doc is not None:
