@@ -91,6 +91,22 @@ def test_a_rebuild_gives_the_live_projection_byte_for_byte(views: tuple[PublicVi
     assert total == 30 - len([i for i in range(30) if i % 7 == 3])
 
 
+def test_the_fold_across_processes_gives_the_same_dump(views: tuple[PublicView, PublicView],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.publicview import recovery
+
+    view, _ = views
+    for event in life(40):
+        view.receive(event)
+    monkeypatch.setattr(recovery, "CHUNK", 7)  # many chunks in flight
+    one = rebuild(view)
+    alone = list(view.dump())
+    monkeypatch.setattr(recovery, "fold_workers", lambda events: 2)
+    two = rebuild(view)
+    assert list(view.dump()) == alone
+    assert (two.events, two.complaints) == (one.events, one.complaints) == (100, 40)
+
+
 def test_a_refilled_empty_journal_rebuilds_to_the_same_dump(views: tuple[PublicView, PublicView]) -> None:
     live, empty = views
     events = life(20)

@@ -76,3 +76,18 @@ def test_rows_ordered_by_complaint_come_out_one_group_per_complaint() -> None:
     assert [len(g) for g in grouped] == [3, 3]
     assert {e.correlation_id for _, e in grouped[1]} == {"lain"}
     assert list(groups([])) == []
+
+
+def test_chunks_never_split_a_complaint() -> None:
+    from services.publicview.recovery import CORRELATION, chunks
+
+    def row(complaint: str) -> tuple:
+        values = [0] * (CORRELATION + 2)
+        values[CORRELATION] = complaint
+        return tuple(values)
+
+    rows = [row(c) for c in "aaabbbbbcd"]
+    cut_up = list(chunks(rows, 2))
+    assert [[r[CORRELATION] for r in chunk] for chunk in cut_up] == [list("aaa"), list("bbbbb"), list("cd")]
+    assert [r for chunk in cut_up for r in chunk] == rows
+    assert list(chunks([], 2)) == []
