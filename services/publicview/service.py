@@ -80,11 +80,13 @@ class PublicviewService:
     def catch_up(self, heads: dict[str, int]) -> None:
         journal = next((w for w in self.watchdog.watches if w.name == "integrity"), None)
         damaged = journal is not None and journal.refill_requested
-        held = recovery.contiguous(self.view)
+        pending = [s for s in heads if damaged or s not in self.caught_up.done]
+        if not pending:
+            return
+        held = recovery.contiguous(self.view)  # one pass over the journal: only while something is pending
         sources = recovery.Sources(self._call)
-        for source, head in heads.items():
-            if source in self.caught_up.done and not damaged:
-                continue
+        for source in pending:
+            head = heads[source]
             after = held.get(source, 0)
             if head > after:
                 refused: list[recovery.Refusal] = []
