@@ -10,6 +10,7 @@ again.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -215,3 +216,19 @@ def test_a_projection_altered_by_sql_is_named_by_verify_and_seen_by_the_running_
     wait_until(lambda: ready(system, "publicview"), 30, "publicview to be ready again")
     code, output = system.kesah("verify", "publicview")
     assert code == 0, output
+
+
+def test_verify_and_audit_that_cannot_run_say_why_in_one_sentence(tmp_path: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KESAH_")}
+    env["KESAH_DATA_DIR"] = str(tmp_path / "nothing-here")
+
+    def kesah(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kesah", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    done = kesah("verify", "intake")
+    assert done.returncode == 2 and "intake's database does not exist" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    (tmp_path / "titik.json").write_text("{}")
+    done = kesah("audit", str(tmp_path / "titik.json"), "--url", "http://127.0.0.1:9/")
+    assert done.returncode == 2 and "not a checkpoint" in done.stderr and "Traceback" not in done.stderr
