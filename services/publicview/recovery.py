@@ -37,7 +37,7 @@ from kesah.eventstore import event_to_row, row_to_event
 from kesah.lifecycle import causal_order
 
 from . import projections
-from .store import (PINS, PROJECTION, PublicView, checkpoint, complaint_row, complaints, index_complaint,
+from .store import (PG_TEXT_CONFIG, PINS, PROJECTION, PublicView, checkpoint, complaint_row, complaints, index_complaint,
                     insert_search, journal, search_entry)
 
 BATCH = 1000
@@ -161,15 +161,18 @@ def by_code_points(column: Any, conn: Connection) -> Any:
     return sa.collate(column, "C") if conn.dialect.name == "postgresql" else column
 
 
-def raw_journal(conn: Connection, upto: int) -> Iterator[Sequence[Any]]:
-    """The journal's rows (seq, then RecordedEvent's fields) up to ``upto``, ordered by complaint, streamed.
+def raw_journal(conn: Connection, upto: int, code_points: bool = False) -> Iterator[Sequence[Any]]:
+    """The journal's rows (seq, then the folded fields) up to ``upto``, ordered by complaint, streamed.
+
+    ``code_points``: in Python's string order (a merge with another sorted stream needs it); otherwise
+    in the index's order, which on PostgreSQL saves sorting the whole journal.
 
     Through the driver's own cursor (a server-side one on PostgreSQL): plain
     tuples, read a batch at a time, several times faster than SQLAlchemy's
     result objects on a million rows.
     """
     postgres = conn.dialect.name == "postgresql"
-    order = 'correlation_id COLLATE "C"' if postgres else "correlation_id"
+    order = 'correlation_id COLLATE "C"' if postgres and code_points else "correlation_id"
     sql = f"SELECT seq, {', '.join(FOLDED_COLUMNS)} FROM journal WHERE seq <= {int(upto)} ORDER BY {order}"
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
@@ -188,8 +191,8 @@ def raw_journal(conn: Connection, upto: int) -> Iterator[Sequence[Any]]:
 
 
 def journal_by_complaint(conn: Connection, upto: int) -> Iterator[tuple[int, RecordedEvent]]:
-    """(seq, event) of the journal up to ``upto``, grouped by complaint, streamed."""
-    for row in raw_journal(conn, upto):
+    """(seq, event) of the journal up to ``upto``, by complaint in code-point order, streamed."""
+    for row in raw_journal(conn, upto, code_points=True):
         yield _pair(row)
 
 
@@ -369,20 +372,33 @@ SQLITE_INSERT_SEARCH = "INSERT INTO complaint_search (rowid, complaint_id, text)
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> int:
-    """Insert complaint rows and their search entries (driver's executemany on SQLite)."""
-    count = len(rows)
-    if rows and conn.dialect.name == "sqlite":
-        # The driver's executemany: SQLAlchemy's per-row parameter processing costs more than the insert.
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(SQLITE_INSERT_COMPLAINTS, [tuple(r[c] for c in COMPLAINT_COLUMNS) for r in rows])
+    """Insert complaint rows and their search entries through the driver: many rows a statement.
+
+    SQLAlchemy's per-row parameter processing costs more than the insert on
+    SQLite; on PostgreSQL a text statement's executemany is one round trip per row.
+    """
+    if not rows:
+        return 0
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    values = [tuple(r[c] for c in COMPLAINT_COLUMNS) for r in rows]
+    try:
+        if conn.dialect.name == "sqlite":
+            cursor.executemany(SQLITE_INSERT_COMPLAINTS, values)
             cursor.executemany(SQLITE_INSERT_SEARCH, [(e["rowid"], e["id"], e["text"]) for e in entries])
-        finally:
-            cursor.close()
-    elif rows:
-        conn.execute(complaints.insert(), rows)
-        insert_search(conn, entries)
-    return count
+        else:
+            from psycopg2.extras import execute_values
+
+            execute_values(cursor, f"INSERT INTO complaints ({', '.join(COMPLAINT_COLUMNS)}) VALUES %s", values,
+                           page_size=BATCH)
+            if entries:
+                execute_values(cursor, "INSERT INTO complaint_search (complaint_id, tsv) VALUES %s",
+                               [(e["id"], e["text"]) for e in entries],
+                               template=f"(%s, to_tsvector('{PG_TEXT_CONFIG}', %s))", page_size=BATCH)
+    finally:
+        cursor.close()
+    return len(rows)
 
 
 # --- refill --------------------------------------------------------------------------------------
