@@ -81,19 +81,20 @@ class Sizes:
     verify_events: int
     memory_events: tuple[int, ...]  # a small log and a big one
     memory_complaints: int  # sent through the whole pipeline while memory is watched
+    memory_wait: float  # longest wait for the services' first verification rounds before memory is read
 
     @classmethod
     def full(cls) -> "Sizes":
         return cls(seconds=10, warmup=2, concurrency=16, steady_rate=50, ramp=(25, 50, 75, 100, 150, 200, 300, 500, 700),
-                   ramp_seconds=15, relay_events=50_000, rebuild_events=(100_000, 1_000_000), es_events=5_000,
+                   ramp_seconds=15, relay_events=20_000, rebuild_events=(100_000, 1_000_000), es_events=2_000,
                    view_complaints=100_000, verify_events=100_000, memory_events=(100_000, 1_000_000),
-                   memory_complaints=20)
+                   memory_complaints=5, memory_wait=420)
 
     @classmethod
     def smoke(cls) -> "Sizes":
         return cls(seconds=1, warmup=0.2, concurrency=4, steady_rate=10, ramp=(10,), ramp_seconds=2,
                    relay_events=300, rebuild_events=(300,), es_events=100, view_complaints=100, verify_events=300,
-                   memory_events=(100, 300), memory_complaints=1)
+                   memory_events=(100, 300), memory_complaints=1, memory_wait=120)
 
 
 @dataclass

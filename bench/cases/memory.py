@@ -29,7 +29,6 @@ from kesah.watch import watch_status
 
 CASE = "7 memory"
 TARGET = 0.9
-ROUND_TIMEOUT = 3600.0
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -69,18 +68,19 @@ def start(r: Run, data: Dataset) -> tuple[object, str, float]:
 def measure(r: Run, data: Dataset, system: object, since: str, began: float) -> dict[str, float]:
     """Wait for the first verification rounds, send complaints through, read every process's peak RSS."""
     waiting = rounds_done(system, since)
-    while waiting:
-        if time.monotonic() - began > ROUND_TIMEOUT:
-            raise RuntimeError(f"no verification round recorded by {', '.join(waiting)}")
+    while waiting and time.monotonic() - began < r.sizes.memory_wait:
         time.sleep(2)
         waiting = rounds_done(system, since)
     verified = time.monotonic() - began
+    if waiting:  # a long log on a busy machine: memory is read in the middle of the round
+        r.note(CASE, f"{data.events:,} events: first verification round of {', '.join(waiting)} still running "
+                     f"after {verified:.0f} s (--memory-wait); peak RSS read during it")
     for _ in range(r.sizes.memory_complaints):
         system.routed(system.submit()["tracking_code"], timeout=120)  # type: ignore[attr-defined]
     peaks = {n: peak_rss_mib(child.pid) for n, child in system.supervisor.children.items()}  # type: ignore[attr-defined]
     system.close()  # type: ignore[attr-defined]
     r.note(CASE, f"{data.events:,} events in the journal ({', '.join(f'{s} {n:,}' for s, n in data.heads.items())}): "
-                 f"first verification rounds done in {verified:.0f} s; peak RSS "
+                 f"{'' if waiting else f'first verification rounds done in {verified:.0f} s; '}peak RSS "
                  + ", ".join(f"{n} {v:.0f} MiB" for n, v in peaks.items()))
     return peaks
 

@@ -310,11 +310,12 @@ def eventsourcing_projection(url: str, count: int) -> tuple[int, float]:
 def measure(r: Run, kind: str, data: Dataset, beside_eventsourcing: bool) -> None:
     url = sqlite_view(r, data) if kind == "SQLite" else postgres_view(r, data)
     size = f"{data.events:,}"
-    # Raw before and after the rebuild (the better counts): the machine is shared.
-    raw_rows, raw_seconds = raw_read_insert(url)
+    # Raw before and after the rebuild (the better counts: the machine is shared); a big journal
+    # only after (the raw pass alone takes a minute there).
+    passes = [raw_read_insert(url)] if data.events < GOAL_EVENTS else []
     events, seconds, projected = rebuild(url, data)
-    again_rows, again_seconds = raw_read_insert(url)
-    raw_rate = max(raw_rows / raw_seconds, again_rows / again_seconds)
+    passes.append(raw_read_insert(url))
+    raw_rate = max(rows / took for rows, took in passes)
     if events != data.events or projected != data.complaints:
         raise RuntimeError(f"rebuild read {events} of {data.events} events, projected {projected} of "
                            f"{data.complaints} complaints")
@@ -322,7 +323,7 @@ def measure(r: Run, kind: str, data: Dataset, beside_eventsourcing: bool) -> Non
     r.add(Figure(CASE, f"rebuild {kind}, {size} events", rate, "events/s", raw_rate,
                  "raw read+insert, same db", target=TARGET, note=f"{seconds:.1f} s"))
     r.note(CASE, f"{kind} {size}: rebuild {seconds:.1f} s ({rate:,.0f} events/s, {projected:,} complaints); "
-                 f"raw read+insert {raw_rows / raw_seconds:,.0f} and {again_rows / again_seconds:,.0f} rows/s")
+                 f"raw read+insert {' and '.join(f'{rows / took:,.0f}' for rows, took in passes)} rows/s")
     if data.events >= GOAL_EVENTS:
         r.goal(CASE, f"{GOAL_EVENTS:,} events rebuilt in < {GOAL_SECONDS:g} s ({kind})",
                seconds * GOAL_EVENTS / data.events < GOAL_SECONDS, f"{data.events:,} events in {seconds:.1f} s")

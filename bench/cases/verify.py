@@ -78,10 +78,12 @@ def kesah_verify(r: Run, data: Dataset) -> tuple[int, float, float, float]:
 
 def run(r: Run) -> None:
     data = dataset(r.cache, r.sizes.verify_events)
+    before = raw_crypto(data)
     checked, seconds, projection, wall = kesah_verify(r, data)
     if checked != data.events * 2:  # every owner's store, and the same events again in the journal
         raise RuntimeError(f"kesah verify checked {checked} events, expected {data.events * 2}")
-    sampled, raw_seconds = raw_crypto(data)
+    # The raw rate before and after, the better counts (the machine is shared).
+    sampled, raw_seconds = min(before, raw_crypto(data), key=lambda m: m[1] / m[0])
     r.add(Figure(CASE, f"kesah verify all, {checked:,} events", checked / seconds, "events/s", sampled / raw_seconds,
                  "raw SHA-256 + Ed25519 verify", target=TARGET,
                  note=f"logs {seconds:.1f} s, projection {projection:.1f} s, wall {wall:.1f} s"))
