@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=str(ROOT / "var" / "bench"),
                         help="where generated logs are kept between runs")
     parser.add_argument("--rebuild-events", type=_sizes, metavar="N,N",
-                        help="journal sizes of the rebuild case (default 100000,1000000)")
+                        help="journal sizes of the rebuild case on SQLite (default 100000,1000000)")
+    parser.add_argument("--pg-rebuild-events", type=_sizes, metavar="N,N",
+                        help="journal sizes of the rebuild case on PostgreSQL (default 100000)")
     parser.add_argument("--es-events", type=int, metavar="N",
                         help="events the eventsourcing library projects beside the rebuild (default 2000)")
     parser.add_argument("--view-complaints", type=int, metavar="N",
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-events", type=_sizes, metavar="SMALL,BIG",
                         help="journal sizes of the memory case (default 100000,1000000)")
     parser.add_argument("--memory-wait", type=float, metavar="SECONDS",
-                        help="longest wait for the services' first verification rounds in the memory case (default 420)")
+                        help="longest wait for the services' first verification rounds in the memory case (default 240)")
     parser.add_argument("--markdown", metavar="RESULTS",
                         help="print a results file as the Markdown table of docs/performance.md, run nothing")
     args = parser.parse_args(argv)
@@ -75,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="kesah-bench-"))
     cache = Path(args.cache) / ("smoke" if args.smoke else "full")
     sizes = Sizes.smoke() if args.smoke else Sizes.full()
-    for option in ("rebuild_events", "es_events", "view_complaints", "verify_events", "memory_events",
-                   "memory_wait"):
+    for option in ("rebuild_events", "pg_rebuild_events", "es_events", "view_complaints", "verify_events",
+                   "memory_events", "memory_wait"):
         if getattr(args, option) is not None:
             setattr(sizes, option, getattr(args, option))
     run = Run(args.smoke, sizes, work, cache)

@@ -75,7 +75,8 @@ class Sizes:
     ramp: tuple[float, ...]  # end to end, rates tried for the highest sustained one
     ramp_seconds: float
     relay_events: int
-    rebuild_events: tuple[int, ...]
+    rebuild_events: tuple[int, ...]  # SQLite
+    pg_rebuild_events: tuple[int, ...]  # PostgreSQL (loading a journal there takes long: smaller by default)
     es_events: int  # the eventsourcing library's projection (slow: one transaction per event)
     view_complaints: int
     verify_events: int
@@ -86,15 +87,17 @@ class Sizes:
     @classmethod
     def full(cls) -> "Sizes":
         return cls(seconds=10, warmup=2, concurrency=16, steady_rate=50, ramp=(25, 50, 75, 100, 150, 200, 300, 500, 700),
-                   ramp_seconds=15, relay_events=20_000, rebuild_events=(100_000, 1_000_000), es_events=2_000,
+                   ramp_seconds=15, relay_events=20_000, rebuild_events=(100_000, 1_000_000),
+                   pg_rebuild_events=(100_000,), es_events=2_000,
                    view_complaints=100_000, verify_events=100_000, memory_events=(100_000, 1_000_000),
-                   memory_complaints=5, memory_wait=420)
+                   memory_complaints=5, memory_wait=240)
 
     @classmethod
     def smoke(cls) -> "Sizes":
         return cls(seconds=1, warmup=0.2, concurrency=4, steady_rate=10, ramp=(10,), ramp_seconds=2,
-                   relay_events=300, rebuild_events=(300,), es_events=100, view_complaints=100, verify_events=300,
-                   memory_events=(100, 300), memory_complaints=1, memory_wait=120)
+                   relay_events=300, rebuild_events=(300,), pg_rebuild_events=(300,), es_events=100,
+                   view_complaints=100, verify_events=300, memory_events=(100, 300), memory_complaints=1,
+                   memory_wait=120)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """4. Rebuild and replay: publicview's projection rebuilt from its journal, events/s, SQLite and PostgreSQL.
 
 The journal holds generated, signed events (bench/generate.py): 100k and 1M
-by default. ``services.publicview.recovery.rebuild`` drops the projection
+on SQLite, 100k on PostgreSQL by default (``--rebuild-events``,
+``--pg-rebuild-events``: loading 1M events into PostgreSQL and rebuilding
+them there takes about ten minutes on this machine). ``services.publicview.recovery.rebuild`` drops the projection
 and folds it again from the journal, as ``kesah rebuild publicview`` does.
 
 Baselines, in the same run on the same database:
@@ -335,8 +337,7 @@ def measure(r: Run, kind: str, data: Dataset, beside_eventsourcing: bool) -> Non
 
 
 def run(r: Run) -> None:
-    datasets = [dataset(r.cache, n) for n in r.sizes.rebuild_events]
-    for kind in ("SQLite", "PostgreSQL"):
-        for data in datasets:
-            measure(r, kind, data, beside_eventsourcing=data is datasets[0])
+    for kind, sizes in (("SQLite", r.sizes.rebuild_events), ("PostgreSQL", r.sizes.pg_rebuild_events)):
+        for i, size in enumerate(sizes):
+            measure(r, kind, dataset(r.cache, size), beside_eventsourcing=i == 0)
             r.close()  # drop this size's database before the next one is made
