@@ -96,7 +96,7 @@ class Sizes:
     def smoke(cls) -> "Sizes":
         return cls(seconds=1, warmup=0.2, concurrency=4, steady_rate=10, ramp=(10,), ramp_seconds=2,
                    relay_events=300, rebuild_events=(300,), pg_rebuild_events=(300,), es_events=100,
-                   view_complaints=100, verify_events=300, memory_events=(100, 300), memory_complaints=1,
+                   view_complaints=100, verify_events=300, memory_events=(100, 300), memory_complaints=0,
                    memory_wait=120)
 
 
