@@ -160,14 +160,8 @@ def closing_report(view: Any) -> str:
         head = "?" if s["head"] is None else str(s["head"])
         lag = "?" if s["lag"] is None else str(s["lag"])
         lines.append(f"{s['source']:<10} {head:>9} {s['received']:>9} {lag:>6}  {s['checked_at'] or 'never'}")
-    from kesah import database
-
-    from .recovery import pinned_at
-
-    with database.reading(view.engine) as conn:
-        pin = pinned_at(conn)
     lines.append(f"journal: {fresh['journal']} events; projection checkpoint {fresh['checkpoint']} "
                  f"(projection lag {fresh['projection_lag']})"
-                 + (f"; PINNED at {pin.describe()}: new events are not shown until "
-                    "'kesah rebuild publicview' without --until" if pin else ""))
+                 + (f"; PINNED at {fresh['pinned']}: new events are not shown until "
+                    "'kesah rebuild publicview' without --until" if fresh["pinned"] else ""))
     return "\n".join(lines)

@@ -37,8 +37,8 @@ from kesah.eventstore import event_to_row, row_to_event
 from kesah.lifecycle import causal_order
 
 from . import projections
-from .store import (PG_TEXT_CONFIG, PINS, PROJECTION, PublicView, checkpoint, complaint_row, complaints, index_complaint,
-                    insert_search, journal, search_entry)
+from .store import (PG_TEXT_CONFIG, PINS, PROJECTION, PublicView, checkpoint, complaint_row, complaints,
+                    index_complaint, journal, search_entry)
 
 BATCH = 1000
 CHUNK = 2000  # events a fold worker takes at a time

@@ -356,6 +356,9 @@ class PublicView:
                 sa.select(checkpoint.c.seq).where(checkpoint.c.name == PROJECTION)
             ).scalar()
             journal_head = self._journal_head(conn)
+            from .recovery import pinned_at  # recovery builds on this module
+
+            pin = pinned_at(conn)
         sources = []
         for source in sorted(set(received) | set(heads) | set(config.OWNERS)):
             count, highest = received.get(source, (0, 0))
@@ -373,6 +376,7 @@ class PublicView:
             "journal": journal_head,
             "checkpoint": int(projected or 0),
             "projection_lag": journal_head - int(projected or 0),
+            "pinned": pin.describe() if pin else None,
             "last_received_at": last,
         }
 

@@ -154,6 +154,10 @@ class LagCheck:
         lasted = now - self.high_since
         if lasted < self.seconds:
             return Finding(None, self.last)
+        if fresh.get("pinned"):
+            return Finding(f"publicview's projection is pinned at {fresh['pinned']} (kesah rebuild publicview "
+                           f"--until): {fresh['projection_lag']} events journaled but not shown; "
+                           f"'kesah rebuild publicview' shows the present again", self.last)
         return Finding(f"publicview is {total} events behind the owners' logs (more than {self.events}) "
                        f"for {lasted:.0f}s: is the relay or publicview's consumer stuck?", self.last)
 

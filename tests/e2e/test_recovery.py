@@ -152,6 +152,7 @@ def test_drill_4_until_a_time_between_two_answers_shows_the_first_not_the_second
     wait_until(lambda: caught_up_journal(system, later), 30, "the new complaint journaled")
     assert system.public(later) is None
     assert system.public(code)["status"] == "diproses"
+    assert 'id="disematkan"' in system.http.get("/status").text
 
     code_, output = system.kesah("replay", "publicview", "--from", "sources", "--until", between.isoformat())
     assert code_ == 0, output
@@ -162,6 +163,7 @@ def test_drill_4_until_a_time_between_two_answers_shows_the_first_not_the_second
     now = system.public(code)
     assert [r["body"] for r in now["responses"]] == ["Sedang kami periksa di lapangan.", "Lubang sudah kami tambal."]
     assert system.public(later) is not None
+    assert 'id="disematkan"' not in system.http.get("/status").text
 
 
 def caught_up_journal(system: System, tracking_code: str) -> bool:

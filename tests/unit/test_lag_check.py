@@ -27,3 +27,14 @@ def test_lag_is_a_problem_only_once_it_stays_high() -> None:
     view.lag = 50
     now[0] = 100.0
     assert check.round().problem is None  # high again: the clock starts over
+
+
+def test_a_pinned_projection_says_so_instead_of_blaming_the_relay() -> None:
+    view, now = View(), [0.0]
+    view.freshness = lambda: {"sources": [], "projection_lag": 40, "pinned": "journal sequence 7"}  # type: ignore[method-assign]
+    check = LagCheck(view, events=10, seconds=5, clock=lambda: now[0])
+    assert check.round().problem is None
+    now[0] = 6.0
+    problem = check.round().problem
+    assert "pinned at journal sequence 7" in problem and "kesah rebuild publicview" in problem
+    assert "relay" not in problem
