@@ -225,3 +225,37 @@ def test_drill_2_publicview_destroyed_while_running_is_replayed_from_the_archive
     system.wait_public(new, lambda c: c["agency"] is not None)
     code, output = system.kesah("verify", "all")
     assert code == 0, output
+
+
+def test_responses_restored_from_the_archive_gives_agencies_their_case_files_back(
+    make_system: Callable[..., System],
+) -> None:
+    system = make_system().start()
+    codes = some_complaints(system, 4, answered=2)
+    before = log(system, "responses")
+    journaled(system, "responses", len(before))
+    agency = system.public(codes[2])["agency"]["id"]
+
+    system.stop(*WRITERS["responses"])
+    destroy(system, "responses")
+    code, output = system.kesah("restore", "responses", "--from", "archive")
+    assert code == 0, output
+    assert log(system, "responses") == before
+    assert "4 case file(s) folded" in output, output
+    # Tokens never enter an event: the agency gets a new one.
+    code, token = system.kesah("agency", "token", agency)
+    assert code == 0, token
+    system.tokens[agency] = token.strip().splitlines()[-1]
+
+    system.start(*WRITERS["responses"])
+    listed = system.http.get("/api/agency/complaints",
+                             headers={"authorization": f"Bearer {system.tokens[agency]}"}).json()["complaints"]
+    statuses = {c["tracking_code"]: c["status"] for c in listed}
+    assert statuses[codes[0]] == "dijawab" and statuses[codes[2]] == "diteruskan", statuses
+    assert system.answer(codes[2], agency, "Sudah kami perbaiki.", status="dijawab").status_code == 201
+    system.wait_public(codes[2], lambda c: c["responses"])
+    after = log(system, "responses")
+    assert after[len(before)]["position"] == len(before) + 1
+    assert after[len(before)]["prev_hash"] == before[-1]["hash"]
+    code, output = system.kesah("verify", "all")
+    assert code == 0, output
