@@ -15,6 +15,8 @@ that holds a prefix of the log (an old backup, a truncated file):
    with the copy (a store that disagrees is refused, nothing is written),
    then appends the rest, each event chained to the one before, in one
    transaction, without outbox rows (the events are on the broker already);
+   with step 2 these are the checks of ``kesah verify``, made before the
+   transaction commits;
 4. the owner's own tables that follow from events are brought up to the
    restored log (``services/<owner>/restore.py``);
 5. the whole store is verified again: that verdict closes the report.
@@ -172,7 +174,8 @@ def restore_command(args: argparse.Namespace) -> int:
     try:
         before = verify.verify_store(store, keyring)
         if not before.ok:
-            raise CliError(f"{owner}'s store holds events that do not verify ({before.problem.describe() if before.problem else 'signatures changed'}): "
+            wrong = before.problem.describe() if before.problem else "signatures changed"
+            raise CliError(f"{owner}'s store holds events that do not verify ({wrong}): "
                            f"move the database aside and restore into an empty one")
 
         reading = Progress(0, f"reading {where}")

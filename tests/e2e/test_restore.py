@@ -14,6 +14,7 @@ drill 1: publicview only ever copies.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 from kesah import stores
 from kesah.eventstore import EventStore
 from tests.support import services
+from tests.support.intruder import Rows
 from tests.support.system import System, wait_until
 
 # The processes that write an owner's store: its worker, the web face (intake's and responses' faces) and the relay.
@@ -191,6 +193,16 @@ def test_a_store_holding_a_prefix_of_the_log_is_completed(make_system: Callable[
         store.engine.dispose()
     assert secrets[first["tracking_code"]] == domain.secret_hash(first["secret"])  # the backup's row is kept
     assert len(secrets) == 4
+
+    # A store someone edited is not a prefix of the log: refused, nothing written.
+    rows = Rows(stores.reader_store(system.settings, "intake").engine, "events", "intake")
+    try:
+        rows.set(2, payload=json.dumps({**before[1]["payload"], "title": "Diubah"}))
+    finally:
+        rows.engine.dispose()
+    code, output = system.kesah("restore", "intake", "--from", "archive")
+    assert code == 2, output
+    assert "position 2: changed" in output and "move the database aside" in output, output
 
 
 def test_drill_2_publicview_destroyed_while_running_is_replayed_from_the_archive(
