@@ -1,8 +1,12 @@
 """RabbitMQ topology: exchanges, inboxes, dead letters and the stream archive.
 
-Every process that talks to the broker declares the whole topology when it
-connects (idempotent), so no event is ever published before the queues that
-must hold it exist: an event sent to an exchange with no queue is dropped.
+The whole topology is declared (idempotently, the same arguments every
+time) by every process that publishes events or reads the broker's copies:
+the relay on each connection, before its first publish; ``kesah dlq``; the
+archive reader. Events reach an exchange only through the relay, so no event
+is ever published before the queues that must hold it exist, whichever
+process starts first: an event sent to an exchange with no queue is dropped.
+A nameko worker declares only its own inbox and its bindings (kombu).
 
 - ``<owner>.events``: a topic exchange per owning service, the name nameko
   gives it; the routing key is the event type.
