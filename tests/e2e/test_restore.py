@@ -83,16 +83,22 @@ def some_complaints(system: System, count: int, answered: int) -> list[str]:
     return codes
 
 
+def lose_store(system: System, service: str, count: int, answered: int) -> tuple[list[str], list[dict]]:
+    """Complaints (some answered) through the running system, then the owner's writers stopped and its
+    store destroyed; returns the tracking codes and the owner's log as it was."""
+    codes = some_complaints(system, count, answered)
+    before = log(system, service)
+    journaled(system, service, len(before))
+    system.stop(*WRITERS[service])
+    destroy(system, service)
+    return codes, before
+
+
 def test_drill_3_intake_restored_from_the_archive_continues_from_its_head(
     make_system: Callable[..., System],
 ) -> None:
     system = make_system().start()
-    codes = some_complaints(system, 6, answered=2)
-    before = log(system, "intake")
-    journaled(system, "intake", len(before))
-
-    system.stop(*WRITERS["intake"])
-    destroy(system, "intake")
+    codes, before = lose_store(system, "intake", 6, answered=2)
     code, output = system.kesah("restore", "intake", "--from", "archive")
     assert code == 0, output
     assert f"restored {len(before)} event(s)" in output, output
@@ -125,12 +131,7 @@ def test_routing_restored_from_publicview_refuses_a_forked_store_and_keeps_routi
     make_system: Callable[..., System],
 ) -> None:
     system = make_system().start()
-    some_complaints(system, 4, answered=1)
-    before = log(system, "routing")
-    journaled(system, "routing", len(before))
-
-    system.stop(*WRITERS["routing"])
-    destroy(system, "routing")
+    _, before = lose_store(system, "routing", 4, answered=1)
     # Started on an empty store, routing seeds its rules again: a new log that forks from the true one.
     system.start("routing")
     wait_until(lambda: len(log(system, "routing")) > 0, 30, "routing to seed its rules")
@@ -243,13 +244,9 @@ def test_responses_restored_from_the_archive_gives_agencies_their_case_files_bac
     make_system: Callable[..., System],
 ) -> None:
     system = make_system().start()
-    codes = some_complaints(system, 4, answered=2)
-    before = log(system, "responses")
-    journaled(system, "responses", len(before))
-    agency = system.public(codes[2])["agency"]["id"]
-
-    system.stop(*WRITERS["responses"])
-    destroy(system, "responses")
+    codes, before = lose_store(system, "responses", 4, answered=2)
+    agency = next(e["payload"]["agency_id"] for e in log(system, "routing")
+                  if e["type"] == "ComplaintRouted" and e["payload"]["tracking_code"] == codes[2])
     code, output = system.kesah("restore", "responses", "--from", "archive")
     assert code == 0, output
     assert log(system, "responses") == before
