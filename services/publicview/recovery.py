@@ -44,6 +44,7 @@ BATCH = 1000
 CHUNK = 2000  # events a fold worker takes at a time
 PARALLEL_FROM = 50_000  # a smaller journal folds faster in one process than it takes to start others
 MAX_WORKERS = 4
+MMAP_BYTES = 1 << 31  # SQLite caps it at its own maximum
 RPC_PAGE = 1000
 RPC_TIMEOUT_SECONDS = 30
 
@@ -341,6 +342,10 @@ def rebuild(view: PublicView, until: Until | str | int | None = None,
     started = time.monotonic()
     with database.writing(view.engine) as conn:
         database.write_lock(conn, "journal")  # as receive takes it: nothing is projected meanwhile
+        if conn.dialect.name == "sqlite":
+            # Read the journal's pages through a memory map (the OS page cache): reading it in complaint
+            # order jumps around the file, and through SQLite's small page cache that costs a third more.
+            conn.exec_driver_sql(f"PRAGMA mmap_size={MMAP_BYTES}")
         head = view._journal_head(conn)
         # The whole journal is read even for a past moment: ``cut`` needs to see what it leaves out.
         upto = head

@@ -91,3 +91,11 @@ def test_chunks_never_split_a_complaint() -> None:
     assert [[r[CORRELATION] for r in chunk] for chunk in cut_up] == [list("aaa"), list("bbbbb"), list("cd")]
     assert [r for chunk in cut_up for r in chunk] == rows
     assert list(chunks([], 2)) == []
+
+
+def test_until_a_time_admits_what_occurred_at_that_very_moment() -> None:
+    submitted, routed, _ = complaint_events()
+    moment = Until(time=routed.occurred_at)
+    assert moment.admits(99, routed) and moment.admits(99, submitted)
+    assert not Until(time="2026-11-25T01:00:00.999999Z").admits(1, routed)
+    assert Until(seq=5).admits(5, routed) and not Until(seq=5).admits(6, routed)
