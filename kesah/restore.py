@@ -8,18 +8,21 @@ that holds a prefix of the log (an old backup, a truncated file):
 
 1. the store as it is must verify (``kesah.verify``); a store whose events
    do not verify is refused (move it aside and restore into an empty one);
-2. from the copy, only the owner's genuine events are taken (owner, schema,
-   hash and signature checked one by one; a forged event in the archive is
-   skipped and counted), in position order, each published batch once;
-3. ``EventStore.restore`` compares every position the store already holds
-   with the copy (a store that disagrees is refused, nothing is written),
-   then appends the rest, each event chained to the one before, in one
-   transaction, without outbox rows (the events are on the broker already);
-   with step 2 these are the checks of ``kesah verify``, made before the
-   transaction commits;
-4. the owner's own tables that follow from events are brought up to the
+2. from the copy, the owner's events are taken in position order, one per
+   position (where a forged event competes with the genuine one, the
+   genuine one; re-published batches once);
+3. the copy's chain is verified (``kesah.verify.check_log``: positions,
+   hashes, chain, signatures, schema) before anything is written, with the
+   store's verified prefix as its anchor: a copy that differs from the
+   store there is refused, nothing is written; a copy that fails further on
+   gives only its verified prefix;
+4. ``EventStore.restore`` inserts the events verbatim after the store's
+   head, each chained to the one before, in one transaction, without outbox
+   rows (the events are on the broker already);
+5. the owner's own tables that follow from events are brought up to the
    restored log (``services/<owner>/restore.py``);
-5. the whole store is verified again: that verdict closes the report.
+6. the report names the copy's head, what was restored, the verifier's
+   verdict and the store's head now.
 
 Safe to re-run: a second run finds every position present and equal and
 adds only what the copy has gained since.
@@ -72,43 +75,58 @@ def consumes(owner: str, event: RecordedEvent) -> bool:
                for source, key in broker.SUBSCRIPTIONS.get(owner, ()))
 
 
-def collect(owner: str, events: Iterable[RecordedEvent], keyring: signing.Keyring) -> Copy:
-    """Sort a copy's events: the owner's genuine ones in position order, and what it consumes.
+def genuine(event: RecordedEvent, keyring: signing.Keyring) -> str | None:
+    """Why the event is not what its source wrote (content, owner, signature), or None.
 
-    A forged event (not the owner's signature, or content that does not
-    match its hash) is counted and left out; the genuine one at that
-    position is taken wherever it comes. Re-published duplicates count once.
+    The payload's schema is left to the verifier: it is what costs, and an
+    event its owner signed passed it when it was appended.
+    """
+    if event.computed_hash() != event.hash:
+        return "its content does not match its hash"
+    contract = contracts.CONTRACTS.get((event.type, event.version))
+    if contract is None or not contract.signed_by(event.source):
+        return f"{event.source} never signs {event.type} v{event.version}"
+    return keyring.verify(event.source, event.key_id, event.hash, event.signature)
+
+
+def collect(owner: str, events: Iterable[RecordedEvent], keyring: signing.Keyring) -> Copy:
+    """Sort a copy's events: the owner's in position order, one per position, and what it consumes.
+
+    Where the copy offers different events for one position (a forged one
+    published straight to the broker lands in the archive too), the one that
+    is genuine is taken and the others are counted; two genuine ones are a
+    fork, and not ours to choose. A lone event is taken as it is: the
+    verifier judges the chain. Re-published duplicates count once.
     """
     copy = Copy()
-    by_position: dict[int, RecordedEvent] = {}
+    by_position: dict[int, list[RecordedEvent]] = {}
     seen_consumed: set[str] = set()
     for event in events:
         copy.read += 1
         if event.source == owner:
-            try:
-                contracts.check_event(event, keyring)
-            except contracts.ContractError as exc:
-                copy.rejected += 1
-                copy.first_rejected = copy.first_rejected or f"position {event.position}: {exc}"
-                continue
-            known = by_position.get(event.position)
-            if known is not None and known.hash != event.hash:
-                # Two genuinely signed events at one position: the owner's log was forked. Not ours to choose.
-                raise CliError(f"{owner}'s copy holds two different signed events at position {event.position} "
-                               f"({known.event_id} and {event.event_id}); restore from the other copy")
-            by_position[event.position] = event
+            offered = by_position.setdefault(event.position, [])
+            if event not in offered:  # every field compared: a tampered copy may keep the genuine hash
+                offered.append(event)
         elif consumes(owner, event) and event.event_id not in seen_consumed:
-            try:
-                contracts.check_event(event, keyring)
-            except contracts.ContractError:
-                continue  # a forged event another owner never wrote: the owner never handled it either
-            seen_consumed.add(event.event_id)
-            copy.consumed.append(event)
+            if genuine(event, keyring) is None:  # a forged event of another owner was never handled either
+                seen_consumed.add(event.event_id)
+                copy.consumed.append(event)
     for position in sorted(by_position):
         if position != len(copy.own) + 1:
             copy.gap = len(copy.own) + 1
             break
-        copy.own.append(by_position[position])
+        offered = by_position[position]
+        if len(offered) > 1:
+            problems = [genuine(e, keyring) for e in offered]
+            kept = [e for e, problem in zip(offered, problems) if problem is None]
+            for problem in filter(None, problems):
+                copy.rejected += 1
+                copy.first_rejected = copy.first_rejected or f"position {position}: {problem}"
+            if len(kept) > 1:
+                raise CliError(f"{owner}'s copy holds two different signed events at position {position} "
+                               f"({kept[0].event_id} and {kept[1].event_id}); restore from the other copy")
+            offered = kept or offered
+        copy.own.append(offered[0])
     return copy
 
 
@@ -182,19 +200,26 @@ def restore_command(args: argparse.Namespace) -> int:
         copy = collect(owner, _counting(READERS[origin](loaded, owner), reading), keyring)
         reading.close()
 
-        writing = Progress(len(copy.own), f"restoring {owner}")
+        # The copy's chain is verified before anything is written; the store's verified prefix is
+        # its anchor (re-hashed, not re-signed): where the copy differs from it, they disagree.
+        anchor = before.anchor if 0 < before.head.position <= copy.head.position else None
+        verdict = verify.check_log(copy.own, owner, keyring, name=f"{owner} in {where}", anchor=anchor)
+        if not verdict.ok and (verdict.problem is None or verdict.problem.position <= before.head.position):
+            wrong = verdict.problem.describe() if verdict.problem else "signatures differ"
+            raise CliError(f"{owner}'s store and {where} disagree ({wrong}): nothing was written; move the "
+                           f"database aside and restore into an empty one, or restore from the other copy")
+        accepted = copy.own[:verdict.head.position]
+
+        writing = Progress(len(accepted), f"restoring {owner}")
         try:
-            restored = store.restore(_counting(copy.own, writing), publish=False)
+            restored = store.restore(_counting(accepted, writing), publish=False)
         except RestoreError as exc:
-            if "differs from the stored event" in str(exc):
-                raise CliError(f"{owner}'s store holds events that disagree with {where} ({exc}): nothing was "
-                               f"written; move the database aside and restore into an empty one") from None
-            raise CliError(f"{where} does not hold an unbroken chain of {owner}'s log ({exc}): nothing was "
-                           f"written; restore from the other copy") from None
+            raise CliError(f"{owner}'s store holds events that disagree with {where} ({exc}): nothing was "
+                           f"written; move the database aside and restore into an empty one") from None
         writing.close()
 
         tables = importlib.import_module(f"services.{owner}.restore").rebuild(store, copy.consumed)
-        after = verify.verify_store(store, keyring)
+        after = store.head()
     finally:
         store.engine.dispose()
 
@@ -202,19 +227,21 @@ def restore_command(args: argparse.Namespace) -> int:
     print(f"  {where}: {copy.read} event(s) read; {owner}'s log up to position {copy.head.position}"
           + (f" (hash {copy.head.hash[:16]})" if copy.head.position else ""))
     if copy.rejected:
-        print(f"  skipped {copy.rejected} event(s) claiming to be {owner}'s that fail their checks "
+        print(f"  skipped {copy.rejected} event(s) claiming to be {owner}'s that are not genuine "
               f"(first: {copy.first_rejected})")
     if copy.gap is not None:
         print(f"  {where} lacks position {copy.gap} of {owner}'s log; events after it cannot be chained "
               f"(restore from the other copy)")
+    print(f"  verified before writing: {verdict.summary()}")
+    if not verdict.ok:
+        print(f"  only positions 1..{verdict.head.position} were taken; restore from the other copy for the rest")
     print(f"  store before: position {before.head.position}; restored {restored} event(s); "
-          f"store head now position {after.head.position}")
+          f"store head now position {after.position} ({after.hash[:16]})")
     print(f"  {tables}")
-    print(f"  chain: {after.summary()}")
-    if after.head.position > copy.head.position:
-        print(f"  the store is ahead of {where} by {after.head.position - copy.head.position} event(s) "
+    if after.position > copy.head.position:
+        print(f"  the store is ahead of {where} by {after.position - copy.head.position} event(s) "
               "(not yet relayed or journaled)")
-    ok = after.ok and copy.gap is None
+    ok = verdict.ok and copy.gap is None
     print("restore complete" if ok else "restore INCOMPLETE")
     return 0 if ok else 1
 

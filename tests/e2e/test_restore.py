@@ -102,7 +102,8 @@ def test_drill_3_intake_restored_from_the_archive_continues_from_its_head(
     code, output = system.kesah("restore", "intake", "--from", "archive")
     assert code == 0, output
     assert f"restored {len(before)} event(s)" in output, output
-    assert "chain: intake: ok" in output and "restore complete" in output, output
+    assert "verified before writing: intake in the broker's archive: ok" in output, output
+    assert "restore complete" in output, output
     assert log(system, "intake") == before  # ids, positions, hashes, signatures as they were
     assert outbox(system, "intake") == 0  # already on the broker: not published again
 
@@ -138,7 +139,8 @@ def test_routing_restored_from_publicview_refuses_a_forked_store_and_keeps_routi
     system.stop("routing")
     code, output = system.kesah("restore", "routing", "--from", "publicview")
     assert code == 2, output
-    assert "disagree with publicview's journal" in output and "move the database aside" in output, output
+    assert "routing's store and publicview's journal disagree" in output, output
+    assert "nothing was written" in output and "move the database aside" in output, output
 
     destroy(system, "routing")
     code, output = system.kesah("restore", "routing", "--from", "publicview")
