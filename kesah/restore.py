@@ -139,7 +139,9 @@ def _read_archive(loaded: config.Settings, owner: str) -> Iterator[RecordedEvent
         import pika.exceptions
 
         if isinstance(exc, (pika.exceptions.AMQPError, OSError)):
-            raise CliError(f"cannot read the archive from RabbitMQ ({exc.__class__.__name__}: {exc})") from None
+            why = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+            raise CliError(f"cannot read the archive: RabbitMQ does not answer ({why}); start it, or restore "
+                           "from publicview") from None
         raise
 
 

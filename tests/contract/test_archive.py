@@ -132,3 +132,25 @@ def test_skips_what_is_not_an_event_and_filters_by_source(
     assert ids(archive.events(settings, source="intake")) == ids(sent)
     assert list(archive.events(settings, source="routing")) == []
     assert json.loads(json.dumps(sent[0].to_message()))["signature"] == sent[0].signature
+
+
+def test_restore_without_the_broker_or_publicview_says_so_in_one_sentence(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KESAH_")},
+           "KESAH_DATA_DIR": str(tmp_path), "KESAH_AMQP_URI": "amqp://guest:guest@127.0.0.1:1/%2F"}
+
+    def kesah(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kesah", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    assert kesah("keys", "init").returncode == 0
+    done = kesah("restore", "intake", "--from", "archive")
+    assert done.returncode == 2 and "RabbitMQ does not answer" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    done = kesah("restore", "routing", "--from", "publicview")
+    assert done.returncode == 2 and "publicview's database does not exist" in done.stderr, done.stderr
+    done = kesah("restore", "publicview", "--from", "archive")
+    assert done.returncode == 2 and "invalid choice" in done.stderr, done.stderr
