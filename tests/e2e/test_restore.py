@@ -18,10 +18,12 @@ import json
 from pathlib import Path
 from typing import Callable
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from kesah import stores
+from kesah.restore import ORIGIN_NAMES
 from kesah.eventstore import EventStore
 from tests.support import services
 from tests.support.intruder import Rows
@@ -94,22 +96,23 @@ def lose_store(system: System, service: str, count: int, answered: int) -> tuple
     return codes, before
 
 
-def test_drill_3_intake_restored_from_the_archive_continues_from_its_head(
-    make_system: Callable[..., System],
+@pytest.mark.parametrize("origin", ["archive", "publicview"])
+def test_drill_3_intake_restored_from_a_copy_continues_from_its_head(
+    make_system: Callable[..., System], origin: str,
 ) -> None:
     system = make_system().start()
     codes, before = lose_store(system, "intake", 6, answered=2)
-    code, output = system.kesah("restore", "intake", "--from", "archive")
+    code, output = system.kesah("restore", "intake", "--from", origin)
     assert code == 0, output
     assert f"restored {len(before)} event(s)" in output, output
-    assert "verified before writing: intake in the broker's archive: ok" in output, output
+    assert f"verified before writing: intake in {ORIGIN_NAMES[origin]}: ok" in output, output
     assert "restore complete" in output, output
     assert log(system, "intake") == before  # ids, positions, hashes, signatures as they were
     assert outbox(system, "intake") == 0  # already on the broker: not published again
 
     code, output = system.kesah("verify", "intake")
     assert code == 0, output
-    code, output = system.kesah("restore", "intake", "--from", "archive")  # safe to re-run
+    code, output = system.kesah("restore", "intake", "--from", origin)  # safe to re-run
     assert code == 0 and "restored 0 event(s)" in output, output
 
     system.start(*WRITERS["intake"])
