@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
+import sqlite3
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -43,9 +46,9 @@ def create_engine(url: str, *, durable: bool = True, small: bool = False) -> Eng
             # Let SQLAlchemy's "begin" event decide how a transaction begins.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA busy_timeout=30000")
+            _use_wal(cursor)
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -70,6 +73,27 @@ def create_engine(url: str, *, durable: bool = True, small: bool = False) -> Eng
         return sa.create_engine(parsed, pool_size=1 if small else 2, max_overflow=1 if small else 6,
                                 pool_pre_ping=True)
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}: use sqlite:/// or postgresql://")
+
+
+def _use_wal(cursor: sqlite3.Cursor, *, patience: float = 30.0) -> None:
+    """Put the database in WAL mode, waiting out other connections doing the same.
+
+    The switch needs the file's exclusive lock, and SQLite answers "database
+    is locked" at once, without its busy wait, to one of two connections that
+    race for it (processes opening a new file together). The mode is stored in
+    the file, so the loser retries until the winner's switch is visible.
+    """
+    deadline = time.monotonic() + patience
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause + random.uniform(0, pause))
+        pause = min(pause * 2, 0.25)
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
