@@ -96,7 +96,7 @@ def _serve_web(loaded, face: str) -> int:  # type: ignore[no-untyped-def]
     from . import gateway, http
 
     faces = gateway.FACES if face == "all" else (face,)
-    http.serve(gateway.build(loaded, faces), loaded.http_host, loaded.http_port)
+    http.serve(gateway.build(loaded, faces), loaded.http_host, loaded.http_port, loaded.trusted_proxies)
     return 0
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .ratelimit import Limit
+
 OWNERS = ("intake", "routing", "responses")
 SERVICES = OWNERS + ("publicview",)
 
@@ -38,6 +40,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_PHOTO_MAX_BYTES": ("5242880", "largest photo a reporter may attach, in bytes"),
     "KESAH_HTTP_HOST": ("127.0.0.1", "address the HTTP faces listen on"),
     "KESAH_HTTP_PORT": ("8000", "port the HTTP faces listen on"),
+    "KESAH_TRUSTED_PROXIES": ("127.0.0.1,::1", "addresses or networks (CIDR) of the reverse proxies whose "
+                              "X-Forwarded-For names the client; * trusts any (only behind a NetworkPolicy)"),
+    "KESAH_SUBMIT_LIMIT": ("30/3600", "complaints one client address may submit through the form and the public "
+                           "API, as COUNT/SECONDS per intake replica; off for no limit"),
     "KESAH_INTAKE_URL": (None, "where other faces reach intake's HTTP face (default: http://127.0.0.1:<http port>)"),
     "KESAH_RELAY_BATCH": ("500", "events the outbox relay publishes per confirm round"),
     "KESAH_RELAY_IDLE_SECONDS": ("0.05", "how long the relay sleeps when the outbox is empty"),
@@ -85,6 +91,8 @@ class Settings:
     photo_max_bytes: int = 5 * 1024 * 1024
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    trusted_proxies: str = "127.0.0.1,::1"
+    submit_limit: Limit | None = Limit(30, 3600.0)
     intake_url: str = "http://127.0.0.1:8000"
     relay_batch: int = 500
     relay_idle_seconds: float = 0.05
@@ -149,6 +157,13 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
     if raw in ("off", "false", "no", "0"):
         return False
     raise ConfigError(f"{name} must be on or off, got {raw!r}")
+def _limit(env: Mapping[str, str], name: str) -> Limit | None:
+    try:
+        return Limit.parse(_env(env, name) or "")
+    except ValueError as exc:
+        raise ConfigError(f"{name} {exc}") from None
+
+
 def _dates(env: Mapping[str, str], name: str) -> frozenset[dt.date]:
     raw = _env(env, name) or ""
     days = set()
@@ -201,6 +216,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         photo_max_bytes=_int(env, "KESAH_PHOTO_MAX_BYTES"),
         http_host=_env(env, "KESAH_HTTP_HOST") or "127.0.0.1",
         http_port=_int(env, "KESAH_HTTP_PORT"),
+        trusted_proxies=_env(env, "KESAH_TRUSTED_PROXIES") or "127.0.0.1,::1",
+        submit_limit=_limit(env, "KESAH_SUBMIT_LIMIT"),
         intake_url=_env(env, "KESAH_INTAKE_URL") or f"http://127.0.0.1:{_int(env, 'KESAH_HTTP_PORT')}",
         relay_batch=_int(env, "KESAH_RELAY_BATCH"),
         relay_idle_seconds=_float(env, "KESAH_RELAY_IDLE_SECONDS"),

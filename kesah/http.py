@@ -27,6 +27,7 @@ MESSAGES = {
     413: "Data yang dikirim terlalu besar.",
     415: "Gunakan Content-Type application/json.",
     422: "Data tidak valid.",
+    429: "Terlalu banyak permintaan. Silakan coba lagi nanti.",
     500: "Terjadi kesalahan pada server. Silakan coba lagi.",
     503: "Layanan sedang tidak siap. Silakan coba lagi sebentar lagi.",
 }
@@ -52,11 +53,12 @@ class ApiError(HTTPException):
         self.errors = errors
 
 
-def error_response(status_code: int, message: str, errors: dict[str, Any] | None = None) -> JSONResponse:
+def error_response(status_code: int, message: str, errors: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"message": message}
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status_code)
+    return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -171,8 +173,13 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def serve(app: ASGIApp, host: str, port: int) -> None:
-    """Serve an ASGI app as every face is served (one uvicorn process; the benchmarks' baseline too)."""
+def serve(app: ASGIApp, host: str, port: int, trusted_proxies: str = "127.0.0.1,::1") -> None:
+    """Serve an ASGI app as every face is served (one uvicorn process; the benchmarks' baseline too).
+
+    A request's client is the connection's address, or the X-Forwarded-For
+    address when the connection comes from one of ``trusted_proxies``.
+    """
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+                proxy_headers=True, forwarded_allow_ips=trusted_proxies)

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from kesah import config, http, pages, reference, watch
+from kesah import config, http, pages, ratelimit, reference, watch
 
 from . import domain, open311, photos
 from .channels import Adapter, Malformed, Unauthenticated, meta
@@ -103,6 +103,16 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
                                 PHOTO_TYPES=photos.ACCEPTED_TYPES,
                                 PHOTO_LIMIT=photos.megabytes(settings.photo_max_bytes))
 
+    limit = ratelimit.RateLimit(settings.submit_limit) if settings.submit_limit else None
+
+    def wait_for(request: Request) -> float:
+        """Seconds this client must wait before submitting again (0: go on, and it counts)."""
+        return limit.take(request.client.host if request.client else "") if limit else 0.0
+
+    def too_many(wait: float) -> str:
+        return (f"Terlalu banyak aduan dikirim dari alamat internet Anda. Aduan ini belum terkirim; "
+                f"silakan kirim lagi dalam {ratelimit.minutes(wait)} menit.")
+
     def form(request: Request, values: dict[str, str], errors: dict[str, list[str]], status_code: int) -> Response:
         return templates.TemplateResponse(request, "lapor.html", {"values": values, "errors": errors},
                                           status_code=status_code)
@@ -113,6 +123,8 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
             loaded = SUBMISSION.load(data)
         except ValidationError as exc:
             raise http.ApiError(422, "Data aduan tidak valid.", exc.messages) from None
+        if wait := wait_for(request):
+            return http.error_response(429, too_many(wait), headers={"retry-after": str(int(wait) + 1)})
         accepted = await run_in_threadpool(intake.submit, submission_from(loaded))
         return JSONResponse(
             {
@@ -163,6 +175,10 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
         await submitted.close()
         if errors:
             return form(request, values, errors, 422)
+        if wait := wait_for(request):
+            # What was typed stays in the form; the photo must be chosen again, as after any error.
+            message = too_many(wait) + (" Pilih foto Anda sekali lagi saat mengirim." if photo else "")
+            return form(request, values, {"form": [message]}, 429)
         accepted = await run_in_threadpool(intake.submit, submission_from(loaded), photo)
         return templates.TemplateResponse(
             request, "terkirim.html",

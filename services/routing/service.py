@@ -35,8 +35,10 @@ def _answer(action: Callable[[], Any]) -> dict[str, Any]:
         return {"ok": action()}
     except LookupError:
         return {"error": "Aduan tidak ditemukan di routing."}
-    except (domain.Refused, RuleError) as exc:
+    except domain.Refused as exc:
         return {"error": str(exc)}
+    except RuleError as exc:
+        return {"error": exc.in_indonesian}
 
 
 def rule_dict(rule: Any) -> dict[str, Any]:

@@ -68,7 +68,15 @@ RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 
 class RuleError(ValueError):
-    """A rule change that cannot be made; the message says why."""
+    """A rule change that cannot be made.
+
+    ``str()`` is English for the operator's CLI and the logs; ``in_indonesian``
+    is what the operator pages show (routing answers them over RPC).
+    """
+
+    def __init__(self, message: str, in_indonesian: str) -> None:
+        super().__init__(message)
+        self.in_indonesian = in_indonesian
 
 
 def _case_from_row(row: Any) -> domain.Case:
@@ -153,7 +161,8 @@ class Routing:
         with self.store.write() as conn:
             name = agency_name or self.agencies(conn).get(agency_id)
             if not name:
-                raise RuleError(f"unknown agency {agency_id!r}: give its name too")
+                raise RuleError(f"unknown agency {agency_id!r}: give its name too",
+                                f"Instansi {agency_id!r} tidak dikenal: sebutkan juga namanya.")
             if rule_id is None:
                 taken = {r.rule_id for r in self.rules(conn)}
                 n = 1
@@ -161,7 +170,7 @@ class Routing:
                     n += 1
                 rule_id = f"{agency_id}-{n}"
             elif self._rule(conn, rule_id) is not None:
-                raise RuleError(f"a rule {rule_id!r} exists already")
+                raise RuleError(f"a rule {rule_id!r} exists already", f"Aturan {rule_id!r} sudah ada.")
             rule = self._checked(rules.Rule(rule_id, agency_id, name, rules.normalize_keywords(keywords),
                                             tuple(kinds), tuple(kelurahan)))
             self._append_rule(conn, "RoutingRuleAdded", rule)
@@ -171,13 +180,14 @@ class Routing:
         with self.store.write() as conn:
             rule = self._rule(conn, rule_id)
             if rule is None:
-                raise RuleError(f"no rule {rule_id!r}")
+                raise RuleError(f"no rule {rule_id!r}", f"Aturan {rule_id!r} tidak ada.")
             if changes.get("keywords") is not None:
                 changes["keywords"] = rules.normalize_keywords(changes["keywords"])
             if changes.get("agency_id") and not changes.get("agency_name"):
                 changes["agency_name"] = self.agencies(conn).get(changes["agency_id"])
                 if not changes["agency_name"]:
-                    raise RuleError(f"unknown agency {changes['agency_id']!r}: give its name too")
+                    raise RuleError(f"unknown agency {changes['agency_id']!r}: give its name too",
+                                    f"Instansi {changes['agency_id']!r} tidak dikenal: sebutkan juga namanya.")
             updated = dataclasses.replace(rule, **{k: tuple(v) if isinstance(v, list) else v
                                                    for k, v in changes.items() if v is not None})
             updated = self._checked(updated)
@@ -188,22 +198,25 @@ class Routing:
         with self.store.write() as conn:
             rule = self._rule(conn, rule_id)
             if rule is None:
-                raise RuleError(f"no rule {rule_id!r}")
+                raise RuleError(f"no rule {rule_id!r}", f"Aturan {rule_id!r} tidak ada.")
             self._append_rule(conn, "RoutingRuleRemoved", rule)
         return rule
 
     @staticmethod
     def _checked(rule: rules.Rule) -> rules.Rule:
         if not RULE_ID_RE.match(rule.rule_id):
-            raise RuleError("a rule id is lower-case letters, digits and '-', at most 60 characters")
+            raise RuleError("a rule id is lower-case letters, digits and '-', at most 60 characters",
+                            "Kode aturan hanya boleh huruf kecil, angka dan '-', paling panjang 60 karakter.")
         if not rule.keywords:
-            raise RuleError("a rule needs at least one keyword")
+            raise RuleError("a rule needs at least one keyword", "Aturan memerlukan sedikitnya satu kata kunci.")
         unknown_kinds = set(rule.kinds) - set(reference.load().kinds)
         if unknown_kinds:
-            raise RuleError(f"unknown kind(s): {', '.join(sorted(unknown_kinds))}")
+            raise RuleError(f"unknown kind(s): {', '.join(sorted(unknown_kinds))}",
+                            f"Jenis tidak dikenal: {', '.join(sorted(unknown_kinds))}.")
         unknown_places = set(rule.kelurahan) - set(reference.load().kelurahan)
         if unknown_places:
-            raise RuleError(f"unknown kelurahan: {', '.join(sorted(unknown_places))}")
+            raise RuleError(f"unknown kelurahan: {', '.join(sorted(unknown_places))}",
+                            f"Kelurahan tidak dikenal: {', '.join(sorted(unknown_places))}.")
         return rule
 
     def test(self, text: str, kind: str = "keluhan", kelurahan: str = "") -> tuple[rules.Decision | None,

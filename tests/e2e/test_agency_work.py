@@ -135,6 +135,11 @@ def test_operator_pages_are_for_operators(work: System, people: dict[str, Portal
     rule = {"agency": "dispora", "keywords": "stadion, gor"}
     assert people["budi"].post("/agency/rules", rule).status_code == 403
     assert people["ops"].post("/agency/rules", rule).status_code == 303
+    # Routing refuses a rule in English for the CLI; the operator's page says why in Indonesian.
+    unknown_place = people["ops"].post("/agency/rules", {**rule, "kelurahan": "Atlantis"})
+    assert unknown_place.status_code == 409 and "Kelurahan tidak dikenal: Atlantis." in unknown_place.text
+    no_keywords = people["ops"].post("/agency/rules", {"agency": "dispora", "keywords": " , "})
+    assert "Aturan memerlukan sedikitnya satu kata kunci." in no_keywords.text
     tested = people["ops"].get("/agency/rules", params={"text": "Atap GOR bocor", "kind": "keluhan"})
     assert "Dinas Pemuda dan Olahraga" in tested.text and "cocok gor" in tested.text
     code = work.submit(title="Atap GOR Bontang bocor", body="Atap GOR bocor saat hujan.")["tracking_code"]

@@ -69,6 +69,8 @@ class System:
             KESAH_HTTP_PORT=str(self.port),
             KESAH_RELAY_IDLE_SECONDS="0.02",
             KESAH_LOG_LEVEL="INFO",
+            # Every test submits from 127.0.0.1; the limit has its own test (tests/e2e/test_submit_limit.py).
+            KESAH_SUBMIT_LIMIT="off",
         )
         for service, url in (database_urls or {}).items():
             env[f"KESAH_{service.upper()}_DB_URL"] = url

@@ -41,3 +41,12 @@ def test_self_watch_settings_have_defaults_and_switches(tmp_path: Path) -> None:
     assert settings.alert_webhook == "http://127.0.0.1:9/alerts"
     with pytest.raises(config.ConfigError, match="KESAH_SELF_HEAL must be on or off"):
         config.load({"KESAH_SELF_HEAL": "maybe"})
+
+
+def test_the_submission_limit_defaults_to_thirty_an_hour_and_can_be_switched_off(tmp_path: Path) -> None:
+    from kesah.ratelimit import Limit
+
+    assert config.load({"KESAH_DATA_DIR": str(tmp_path)}).submit_limit == Limit(30, 3600.0)
+    assert config.load({"KESAH_SUBMIT_LIMIT": "off"}).submit_limit is None
+    with pytest.raises(config.ConfigError, match="KESAH_SUBMIT_LIMIT must be COUNT/SECONDS"):
+        config.load({"KESAH_SUBMIT_LIMIT": "lots"})
