@@ -46,8 +46,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _serve_nameko(part: str, loaded) -> int:  # type: ignore[no-untyped-def]
-    from nameko.cli.run import run
-
     from . import database
 
     database.make_green()
@@ -59,8 +57,54 @@ def _serve_nameko(part: str, loaded) -> int:  # type: ignore[no-untyped-def]
         from services.responses.service import ResponsesService as service
     else:
         from services.publicview.service import PublicviewService as service
-    run([service], loaded.nameko_config())
+    _run_until_stopped(service, loaded.nameko_config())
     return 0
+
+
+def _run_until_stopped(service: type, nameko_config: dict) -> None:
+    """nameko's ``run``, except that SIGTERM during the start waits for the start to finish.
+
+    nameko stopped while its consumers are still starting never returns (its
+    queue consumer's "last provider" event fires twice), so a pod ended while
+    it starts would hang until killed. Signals run in the main greenlet; the
+    stop is spawned, as nameko's own handler does.
+    """
+    import errno
+    import signal
+
+    import eventlet
+    from nameko.runners import ServiceRunner
+
+    runner = ServiceRunner(nameko_config)
+    runner.add_service(service)
+    state = {"started": False, "asked": False, "stopping": False}
+
+    def stop_once() -> None:
+        if not state["stopping"]:
+            state["stopping"] = True
+            eventlet.spawn_n(runner.stop)
+
+    def on_sigterm(signum, frame):  # type: ignore[no-untyped-def]
+        state["asked"] = True
+        if state["started"]:
+            stop_once()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    runner.start()
+    state["started"] = True
+    if state["asked"]:
+        stop_once()
+    waiting = eventlet.spawn(runner.wait)
+    while True:
+        try:
+            waiting.wait()
+            return
+        except OSError as exc:  # a signal interrupting the hub's wait: go on waiting
+            if exc.errno != errno.EINTR:
+                raise
+        except KeyboardInterrupt:
+            runner.stop()
+            return
 
 
 def _serve_relay(loaded, sources: Sequence[str]) -> int:  # type: ignore[no-untyped-def]

@@ -65,17 +65,25 @@ class PublicviewService:
 
     @timer(interval=HEADS_EVERY_SECONDS, eager=True)
     def ask_heads(self) -> None:
-        heads: dict[str, int] = {}
+        # All owners at once: one that is down costs HEAD_TIMEOUT_SECONDS once, not once per owner
+        # (nameko waits for this worker when it stops).
+        pile = eventlet.GreenPile()
         for source in OWNERS:
-            try:
-                with eventlet.Timeout(HEAD_TIMEOUT_SECONDS):
-                    head = getattr(self, source).head()
-            except (Exception, eventlet.Timeout) as exc:  # a source that is down is what the page shows
-                log.info("log head of %s unknown: %s", source, exc.__class__.__name__)
-                continue
-            self.view.record_source_head(source, int(head["position"]), head["hash"])
-            heads[source] = int(head["position"])
+            pile.spawn(self._head, source)
+        heads: dict[str, int] = {}
+        for source, head in zip(OWNERS, pile):
+            if head is not None:
+                self.view.record_source_head(source, int(head["position"]), head["hash"])
+                heads[source] = int(head["position"])
         self.catch_up(heads)
+
+    def _head(self, source: str) -> dict | None:
+        try:
+            with eventlet.Timeout(HEAD_TIMEOUT_SECONDS):
+                return getattr(self, source).head()
+        except (Exception, eventlet.Timeout) as exc:  # a source that is down is what the page shows
+            log.info("log head of %s unknown: %s", source, exc.__class__.__name__)
+            return None
 
     def catch_up(self, heads: dict[str, int]) -> None:
         journal = next((w for w in self.watchdog.watches if w.name == "integrity"), None)

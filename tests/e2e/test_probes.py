@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+from typing import Callable
+
+import pytest
+
 from kesah import devserver
-from tests.support.system import System, wait_until
+from tests.support.system import System, free_port, wait_until
 
 
 def test_every_worker_and_the_relay_serve_health_readiness_and_metrics(system: System) -> None:
@@ -30,3 +36,25 @@ def test_every_worker_and_the_relay_serve_health_readiness_and_metrics(system: S
 
     web = system.http.get("/metrics")
     assert web.status_code == 200 and web.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("part", ["intake", "routing", "responses", "publicview"])
+def test_a_service_told_to_stop_while_it_starts_stops(make_system: Callable[..., System], part: str) -> None:
+    # Kubernetes may end a pod that is still starting (a rollout, a scale-down); nameko stopped
+    # mid-start never returns, and the pod would wait out its grace period to be killed.
+    system = make_system()
+    env = {**system.env, "KESAH_HEALTH_PORT": str(free_port())}
+    child = subprocess.Popen(devserver.command(part), env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        for line in child.stdout:  # type: ignore[union-attr]
+            if b"starting services" in line:
+                break
+        child.send_signal(signal.SIGTERM)
+        output, _ = child.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        output, _ = child.communicate()
+        pytest.fail(f"{part} did not stop within 30 s of SIGTERM during its start:\n{output.decode()[-2000:]}")
+    assert child.returncode == 0, output.decode()[-2000:]
+    assert b"Traceback" not in output, output.decode()[-2000:]
