@@ -1,14 +1,22 @@
-"""intake's nameko service: serves its log to whoever replays it, and learns what the reporter may do next."""
+"""intake's nameko service: serves its log to whoever replays it, learns what the reporter may do next,
+and lets the operator pages complete the social-media posts that wait."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+from nameko.rpc import rpc
+
+from kesah import reference
 from kesah.consumer import accept, inbox
 from kesah.dependencies import Resource, SelfWatch
 from kesah.eventstore import EventStore
 from kesah.logwatch import owner_watchdog
 from kesah.sourcelog import SourceLog
 
-from .store import CONSUMER, Intake
+from .schemas import canonical_kelurahan
+from .store import CONSUMER, Intake, PostProblem
 
 
 class IntakeService(SourceLog):
@@ -24,3 +32,24 @@ class IntakeService(SourceLog):
     @inbox(CONSUMER)
     def on_event(self, body: object) -> None:
         self.intake.handle(accept(body, self.intake.keyring))
+
+    # --- the operator pages' queue of channel posts (the portal asks over RPC) ---------
+
+    @rpc
+    def waiting_posts(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Posts that wait for an operator to give their kind or kelurahan, oldest first. No author."""
+        return [dataclasses.asdict(post) for post in self.intake.waiting_posts(limit)]
+
+    @rpc
+    def complete_post(self, post_id: str, kind: str, kelurahan: str) -> dict[str, Any]:
+        """Give a waiting post what it lacks: it is submitted and routed. ``{"ok": tracking code}`` or
+        ``{"error": why, in Indonesian}``."""
+        if kind not in reference.load().kinds:
+            return {"error": "Pilih jenis aduan."}
+        place = canonical_kelurahan(kelurahan or "")
+        if place is None:
+            return {"error": "Pilih kelurahan lokasi aduan."}
+        try:
+            return {"ok": self.intake.complete_post(post_id, kind, place).tracking_code}
+        except PostProblem as exc:
+            return {"error": exc.in_indonesian}

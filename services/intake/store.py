@@ -216,7 +216,15 @@ class WaitingPost:
 
 
 class PostProblem(LookupError):
-    """A post cannot be completed as asked; the message says why."""
+    """A post cannot be completed as asked.
+
+    ``str()`` is English for the operator's CLI; ``in_indonesian`` is what the
+    operator pages show (they ask intake over RPC).
+    """
+
+    def __init__(self, message: str, in_indonesian: str) -> None:
+        super().__init__(message)
+        self.in_indonesian = in_indonesian
 
 
 @dataclass(frozen=True)
@@ -375,13 +383,18 @@ class Intake:
             self.store.lock(conn)
             row = conn.execute(sa.select(channel_posts).where(channel_posts.c.post_id == post_id)).first()
             if row is None:
-                raise PostProblem(f"no post with id {post_id}")
+                raise PostProblem(f"no post with id {post_id}", "Kiriman itu tidak ditemukan.")
             if row.complaint_id is not None:
-                raise PostProblem(f"post {post_id} is a complaint already")
+                code = conn.execute(sa.select(complaints.c.tracking_code)
+                                    .where(complaints.c.complaint_id == row.complaint_id)).scalar()
+                raise PostProblem(f"post {post_id} is a complaint already ({code})",
+                                  f"Kiriman itu sudah menjadi aduan {code}.")
             kind, kelurahan = kind or row.kind, kelurahan or row.kelurahan
             if not kind or not kelurahan:
-                raise PostProblem(f"post {post_id} still needs " + " and ".join(
-                    n for n, v in (("--kind", kind), ("--kelurahan", kelurahan)) if not v))
+                missing = [(option, label) for option, label, v in (("--kind", "jenis", kind),
+                                                                   ("--kelurahan", "kelurahan", kelurahan)) if not v]
+                raise PostProblem(f"post {post_id} still needs " + " and ".join(o for o, _ in missing),
+                                  "Kiriman ini masih memerlukan " + " dan ".join(w for _, w in missing) + ".")
             complaint_id = str(uuid.uuid4())
             if row.contact_ciphertext:
                 self.vault.copy(post_id, complaint_id)

@@ -31,7 +31,7 @@ from kesah.pages import tanggal
 
 from . import auth, domain
 from .accounts import AccountError, LoginFailed, Session
-from .routing_client import RoutingClient, RoutingUnavailable
+from .rpc_client import ServiceClient, ServiceUnavailable
 from .schemas import ANSWER_FORM, REASON_FORM
 from .store import AgencyError, Responses
 
@@ -49,6 +49,7 @@ DONE = {
     "agency-saved": "Instansi tersimpan.",
     "rule-saved": "Aturan tersimpan.",
     "rule-removed": "Aturan dihapus.",
+    "post-submitted": "Kiriman menjadi aduan dan diteruskan ke routing.",
 }
 SKIPPED = {"declined": "instansinya sudah menolak", "kind": "jenis lain", "kelurahan": "kelurahan lain"}
 
@@ -68,7 +69,7 @@ class Portal:
         self.accounts = responses.accounts
         key = settings.session_key.encode("utf-8") if settings.session_key else None
         self.signer = auth.CookieSigner(key or _session_key(settings))
-        self.routing = RoutingClient(settings)
+        self.services = {name: ServiceClient(settings, name) for name in ("routing", "intake")}
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters["tanggal"] = tanggal
         self.templates.env.globals.update(
@@ -117,8 +118,9 @@ class Portal:
                 return self.error(request, session, 404, "Aduan atau data itu tidak ditemukan.")
             except (AccountError, AgencyError) as exc:
                 return self.error(request, session, 422, str(exc))
-            except RoutingUnavailable:
-                return self.error(request, session, 503, "Layanan routing sedang tidak menjawab. Coba lagi sebentar lagi.")
+            except ServiceUnavailable as exc:
+                return self.error(request, session, 503,
+                                  f"Layanan {exc.service} sedang tidak menjawab. Coba lagi sebentar lagi.")
 
         return endpoint
 
@@ -129,8 +131,9 @@ class Portal:
         response.set_cookie(name, value, max_age=max_age, path="/agency", httponly=True, samesite="lax",
                             secure=self.settings.secure_cookies)
 
-    async def rpc(self, method: str, **kwargs: Any) -> Any:
-        answer = await run_in_threadpool(self.routing.call, method, **kwargs)
+    async def rpc(self, method: str, service: str = "routing", **kwargs: Any) -> Any:
+        """Ask a service (routing unless named); an answer ``{"error": ...}`` is shown as a refusal."""
+        answer = await run_in_threadpool(self.services[service].call, method, **kwargs)
         if isinstance(answer, dict) and "error" in answer:
             raise Refusal(409, answer["error"])
         return answer
@@ -298,6 +301,24 @@ class Portal:
         return self.render(request, "rules.html", session, rules=rules, agencies=agencies, test=test, q=q,
                            kinds=reference.load().kinds)
 
+    async def posts(self, request: Request, session: Session, form: FormData | None) -> Response:
+        """Posts from social media that wait for an operator to say their kind or kelurahan (intake owns them)."""
+        domain.check_operator(session.actor)
+        ref = reference.load()
+        if form is not None:
+            kind, kelurahan = str(form.get("kind", "")), str(form.get("kelurahan", ""))
+            if kind not in ref.kinds:
+                raise Refusal(422, "Pilih jenis aduan.")
+            if kelurahan not in ref.kelurahan:
+                raise Refusal(422, "Pilih kelurahan lokasi aduan.")
+            answer = await self.rpc("complete_post", service="intake", post_id=str(form.get("post_id", "")),
+                                    kind=kind, kelurahan=kelurahan)
+            code = answer["ok"]
+            return RedirectResponse(f"/agency/posts?ok=post-submitted&kode={quote(code)}", status_code=303)
+        waiting = await self.rpc("waiting_posts", service="intake", limit=100)
+        return self.render(request, "posts.html", session, posts=waiting, kinds=ref.kinds,
+                           kecamatan=ref.kecamatan, submitted=request.query_params.get("kode"))
+
     # --- the routes -------------------------------------------------------------------
 
     def routes(self) -> list[Any]:
@@ -319,6 +340,7 @@ class Portal:
             Route("/agency/staff", page(self.staff), methods=["GET", "POST"]),
             Route("/agency/agencies", page(self.agencies), methods=["GET", "POST"]),
             Route("/agency/rules", page(self.rules), methods=["GET", "POST"]),
+            Route("/agency/posts", page(self.posts), methods=["GET", "POST"]),
             Mount("/agency/static", StaticFiles(directory=str(HERE / "static")), name="agency-static"),
         ]
 

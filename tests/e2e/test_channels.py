@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -170,4 +171,37 @@ def test_a_signed_channel_and_a_post_an_operator_completes(channels_system: Syst
     assert (doc["kind"], doc["kelurahan"], doc["channel"]) == ("informasi", "Satimpo", "x")
     assert "Melalui X (Twitter)" in system.http.get(f"/aduan/{code}").text
     assert kesah(system, "posts", "waiting").stdout.strip() == "no posts are waiting"
+    assert len(submitted(system)) == 2
+
+
+def test_an_operator_completes_a_waiting_post_in_the_portal(channels_system: System) -> None:
+    system = channels_system
+    raw = json.dumps({**json.loads((FIXTURES / "channels/x_posts.json").read_text()), "sent_at": time.time()}).encode()
+    delivered = system.http.post("/api/intake/channels/x", content=raw,
+                                 headers={"content-type": "application/json", "x-kesah-signature": sign(X_SECRET, raw)})
+    assert delivered.json()["waiting"] == 1
+    system.account("ops", "operator")
+    system.account("ani", "staff", "pupr")
+    ops, ani = system.portal("ops"), system.portal("ani")
+    assert ani.get("/agency/posts").status_code == 403
+
+    page = ops.get("/agency/posts")
+    assert page.status_code == 200 and "Selamat pagi Bontang" in page.text
+    assert "andi_btg" not in page.text and "Andi" not in page.text  # the author stays in intake
+    post_id = re.search(r'name="post_id" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    fields = {"post_id": post_id, "kind": "informasi", "kelurahan": "Satimpo"}
+    assert ops.post("/agency/posts", fields, csrf=False).status_code == 403
+    assert ani.post("/agency/posts", fields).status_code == 403
+    unknown = ops.post("/agency/posts", {**fields, "kelurahan": "Menteng"})
+    assert unknown.status_code == 422 and "Pilih kelurahan lokasi aduan." in unknown.text
+
+    done = ops.post("/agency/posts", fields)
+    assert done.status_code == 303, done.text
+    code = done.headers["location"].split("kode=")[1]
+    doc = system.wait_public(code, lambda c: c["awaiting_routing"])
+    assert (doc["kind"], doc["kelurahan"], doc["channel"]) == ("informasi", "Satimpo", "x")
+    again = ops.post("/agency/posts", fields)
+    assert again.status_code == 409 and f"Kiriman itu sudah menjadi aduan {code}." in again.text
+    listed = ops.get(f"/agency/posts?ok=post-submitted&kode={code}").text
+    assert "Tidak ada kiriman yang menunggu." in listed and f'href="/aduan/{code}"' in listed
     assert len(submitted(system)) == 2
