@@ -45,11 +45,11 @@ class IntakeService(SourceLog):
         """Give a waiting post what it lacks: it is submitted and routed. ``{"ok": tracking code}`` or
         ``{"error": why, in Indonesian}``."""
         if kind not in reference.load().kinds:
-            return {"error": "Pilih jenis aduan."}
+            return {"error": "Pilih jenis aduan.", "status": 422}
         place = canonical_kelurahan(kelurahan or "")
         if place is None:
-            return {"error": "Pilih kelurahan lokasi aduan."}
+            return {"error": "Pilih kelurahan lokasi aduan.", "status": 422}
         try:
             return {"ok": self.intake.complete_post(post_id, kind, place).tracking_code}
-        except PostProblem as exc:
-            return {"error": exc.in_indonesian}
+        except PostProblem as exc:  # no such post, or a complaint already
+            return {"error": exc.in_indonesian, "status": 409}

@@ -135,7 +135,7 @@ class Portal:
         """Ask a service (routing unless named); an answer ``{"error": ...}`` is shown as a refusal."""
         answer = await run_in_threadpool(self.services[service].call, method, **kwargs)
         if isinstance(answer, dict) and "error" in answer:
-            raise Refusal(409, answer["error"])
+            raise Refusal(int(answer.get("status", 409)), answer["error"])
         return answer
 
     # --- logging in and out -----------------------------------------------------------

@@ -31,14 +31,15 @@ DEADLINE_CHECK_SECONDS = config.load().deadline_check_seconds
 
 
 def _answer(action: Callable[[], Any]) -> dict[str, Any]:
+    """``{"ok": result}``, or ``{"error": why in Indonesian, "status": the HTTP status a page should answer}``."""
     try:
         return {"ok": action()}
     except LookupError:
-        return {"error": "Aduan tidak ditemukan di routing."}
-    except domain.Refused as exc:
-        return {"error": str(exc)}
-    except RuleError as exc:
-        return {"error": exc.in_indonesian}
+        return {"error": "Aduan tidak ditemukan di routing.", "status": 404}
+    except domain.Refused as exc:  # the complaint's state does not allow it
+        return {"error": str(exc), "status": 409}
+    except RuleError as exc:  # the rule as given is not valid
+        return {"error": exc.in_indonesian, "status": 422}
 
 
 def rule_dict(rule: Any) -> dict[str, Any]:

@@ -137,9 +137,9 @@ def test_operator_pages_are_for_operators(work: System, people: dict[str, Portal
     assert people["ops"].post("/agency/rules", rule).status_code == 303
     # Routing refuses a rule in English for the CLI; the operator's page says why in Indonesian.
     unknown_place = people["ops"].post("/agency/rules", {**rule, "kelurahan": "Atlantis"})
-    assert unknown_place.status_code == 409 and "Kelurahan tidak dikenal: Atlantis." in unknown_place.text
+    assert unknown_place.status_code == 422 and "Kelurahan tidak dikenal: Atlantis." in unknown_place.text
     no_keywords = people["ops"].post("/agency/rules", {"agency": "dispora", "keywords": " , "})
-    assert "Aturan memerlukan sedikitnya satu kata kunci." in no_keywords.text
+    assert no_keywords.status_code == 422 and "Aturan memerlukan sedikitnya satu kata kunci." in no_keywords.text
     tested = people["ops"].get("/agency/rules", params={"text": "Atap GOR bocor", "kind": "keluhan"})
     assert "Dinas Pemuda dan Olahraga" in tested.text and "cocok gor" in tested.text
     code = work.submit(title="Atap GOR Bontang bocor", body="Atap GOR bocor saat hujan.")["tracking_code"]
