@@ -45,6 +45,17 @@ KIND_LABELS = {
     "saran": "Saran",
 }
 
+# Where a complaint came from, as the pages say it ("Melalui ...").
+CHANNEL_LABELS = {
+    "web": "situs Kesah Etam",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "whatsapp": "WhatsApp",
+    "x": "X (Twitter)",
+    "email": "email",
+    "sms": "SMS",
+}
+
 
 def _key(event: RecordedEvent) -> tuple[str, str, int]:
     return (event.occurred_at, event.source, event.position)

@@ -16,19 +16,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from kesah.contracts import RecordedEvent
-from kesah.lifecycle import KIND_LABELS, STATUS_LABELS, causal_order, fold
+from kesah.lifecycle import CHANNEL_LABELS, KIND_LABELS, STATUS_LABELS, causal_order, fold
 
 __all__ = ["CHANNEL_LABELS", "KIND_LABELS", "STATUS_LABELS", "causal_order", "complaint_view", "redact"]
-
-CHANNEL_LABELS = {
-    "web": "situs Kesah Etam",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "whatsapp": "WhatsApp",
-    "x": "X (Twitter)",
-    "email": "email",
-    "sms": "SMS",
-}
 
 
 def complaint_view(events: Iterable[RecordedEvent]) -> dict[str, Any] | None:

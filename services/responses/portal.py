@@ -74,6 +74,7 @@ class Portal:
         self.templates.env.filters["tanggal"] = tanggal
         self.templates.env.globals.update(
             STATUS_LABELS=lifecycle.STATUS_LABELS, KIND_LABELS=lifecycle.KIND_LABELS,
+            CHANNEL_LABELS=lifecycle.CHANNEL_LABELS,
             ROLE_LABELS=domain.ROLE_LABELS, AWAITING_ANSWER=lifecycle.AWAITING_ANSWER, SKIPPED=SKIPPED,
         )
 
