@@ -54,6 +54,8 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_VERIFY_INTERVAL": ("60", "seconds between a running service's checks of its own log"),
     "KESAH_CHECKPOINT_INTERVAL": ("3600", "seconds between the signed checkpoints an owner adds to its log"),
     "KESAH_ALERT_WEBHOOK": (None, "URL that receives alerts as JSON POSTs (besides the ERROR log line)"),
+    "KESAH_PAGE_CACHE": ("on", "publicview answers its most read pages from memory while its SQLite projection is "
+                         "unchanged (on/off; never on PostgreSQL)"),
     "KESAH_SELF_HEAL": ("on", "publicview repairs its projection and journal by itself (on/off)"),
     "KESAH_LAG_ALERT_EVENTS": ("1000", "projection lag (events) that counts as high"),
     "KESAH_LAG_ALERT_SECONDS": ("300", "how long lag may stay high before publicview is unready and alerts"),
@@ -104,6 +106,7 @@ class Settings:
     checkpoint_interval: float = 3600.0
     alert_webhook: str | None = None
     self_heal: bool = True
+    page_cache: bool = True
     lag_alert_events: int = 1000
     lag_alert_seconds: float = 300.0
     meta_app_secret: str | None = None
@@ -229,6 +232,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         checkpoint_interval=_float(env, "KESAH_CHECKPOINT_INTERVAL"),
         alert_webhook=_env(env, "KESAH_ALERT_WEBHOOK"),
         self_heal=_switch(env, "KESAH_SELF_HEAL"),
+        page_cache=_switch(env, "KESAH_PAGE_CACHE"),
         lag_alert_events=_int(env, "KESAH_LAG_ALERT_EVENTS"),
         lag_alert_seconds=_float(env, "KESAH_LAG_ALERT_SECONDS"),
         meta_app_secret=_env(env, "KESAH_META_APP_SECRET"),

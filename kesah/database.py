@@ -96,7 +96,8 @@ def _use_wal(cursor: sqlite3.Cursor, *, patience: float = 30.0) -> None:
         pause = min(pause * 2, 0.25)
 
 
-def _file_identity(path: str) -> tuple[int, int] | None:
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a file, None when there is none: tells a replaced database file from the one opened."""
     try:
         stat = os.stat(path)
     except FileNotFoundError:
@@ -115,11 +116,11 @@ def _follow_the_file(engine: Engine, path: str) -> None:
 
     @sa.event.listens_for(engine, "connect")
     def _opened(dbapi_connection, record):  # type: ignore[no-untyped-def]
-        record.info["file"] = _file_identity(path)
+        record.info["file"] = file_identity(path)
 
     @sa.event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection, record, proxy):  # type: ignore[no-untyped-def]
-        if record.info.get("file") != _file_identity(path):
+        if record.info.get("file") != file_identity(path):
             raise sa.exc.DisconnectionError(f"database file {path} was deleted or replaced")
 
 

@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from kesah import config, http, pages, reference, watch
 
 from . import charts, listing, open311, opendata, statistics, transparency
+from .pagecache import PageCache
 from .projections import CHANNEL_LABELS, STATUS_LABELS
 from .store import PublicView
 
@@ -68,6 +69,8 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
     templates = pages.templates(HERE / "templates", STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
                                 AGENCIES=ref.agencies, KECAMATAN=ref.kecamatan)
     templates.env.filters["durasi"] = statistics.duration
+    # The pages read most, kept while the projection is unchanged (at most LISTED_FOR seconds).
+    cache = PageCache(settings.database_url("publicview"), max_age=LISTED_FOR, enabled=settings.page_cache)
     stats_cache: dict[str, Any] = {}
     listed_cache: dict[str, Any] = {}
     listed_lock = threading.Lock()
@@ -209,9 +212,9 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
 
     app = http.create_app(
         [
-            Route("/", home),
-            Route("/aduan", complaint_list),
-            Route("/aduan/{code}", complaint_page),
+            Route("/", cache.serve(home)),
+            Route("/aduan", cache.serve(complaint_list)),
+            Route("/aduan/{code}", cache.serve(complaint_page)),
             Route("/lacak", track),
             Route("/statistik", statistics_page),
             Route("/status", status_page),
@@ -221,7 +224,7 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             Route("/data/peristiwa.csv", events_csv),
             Route("/data/peristiwa.json", events_json),
             Route("/data/kunci-publik.json", public_keys),
-            Route("/api/complaints/{code}", complaint_api),
+            Route("/api/complaints/{code}", cache.serve(complaint_api)),
             Route("/api/status", status_api),
             *open311.routes(view, settings.intake_url, STATUS_LABELS),
             *transparency.routes(view, page),
@@ -234,4 +237,5 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
     app.add_exception_handler(HTTPException, not_found_or_error)
     app.add_exception_handler(Exception, not_found_or_error)
     app.state.view = view
+    app.state.page_cache = cache
     return app
