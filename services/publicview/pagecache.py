@@ -46,12 +46,13 @@ class Stored:
 
 
 class PageCache:
-    def __init__(self, url: str, max_entries: int = 4096, max_age: float = 5.0,
+    def __init__(self, url: str, max_bytes: int = 32 * 1024 * 1024, max_age: float = 5.0,
                  clock: Callable[[], float] = time.monotonic, enabled: bool = True) -> None:
         parsed = make_url(url)
         on_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
         self.path = parsed.database if on_file and enabled else None
-        self.max_entries, self.max_age, self._clock = max_entries, max_age, clock
+        self.max_bytes, self.max_age, self._clock = max_bytes, max_age, clock
+        self._bytes = 0
         self._entries: OrderedDict[str, Stored] = OrderedDict()
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -102,7 +103,10 @@ class PageCache:
         return endpoint
 
     def _keep(self, key: str, stored: Stored) -> None:
+        """Keep an answer; the least recently made go first when the pages pass ``max_bytes``."""
+        old = self._entries.pop(key, None)
+        self._bytes += len(stored.body) - (len(old.body) if old else 0)
         self._entries[key] = stored
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        while self._bytes > self.max_bytes and self._entries:
+            _, dropped = self._entries.popitem(last=False)
+            self._bytes -= len(dropped.body)

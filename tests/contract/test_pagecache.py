@@ -25,8 +25,9 @@ class Clock:
         return self.now
 
 
-def served(path: Path, url: str, clock: Clock, enabled: bool = True) -> tuple[TestClient, PageCache, list[str]]:
-    cache = PageCache(url, max_age=5.0, clock=clock, enabled=enabled)
+def served(path: Path, url: str, clock: Clock, enabled: bool = True,
+           max_bytes: int = 1 << 20) -> tuple[TestClient, PageCache, list[str]]:
+    cache = PageCache(url, max_age=5.0, clock=clock, enabled=enabled, max_bytes=max_bytes)
     reads: list[str] = []
 
     async def page(request: Request) -> Response:
@@ -108,3 +109,12 @@ def test_nothing_is_kept_for_postgresql_or_when_switched_off(tmp_path: Path) -> 
         client.get("/a")
         client.get("/a")
         assert len(reads) == 2 and cache.version() is None
+
+
+def test_the_pages_kept_fit_in_their_budget_the_least_recent_go_first(tmp_path: Path) -> None:
+    db = tmp_path / "publicview.db"
+    projection(db, "x" * 100)
+    client, _, reads = served(db, f"sqlite:///{db}", Clock(), max_bytes=250)  # room for two answers of ~103 bytes
+    for path in ("/a", "/b", "/c", "/c", "/b", "/a"):
+        client.get(path)
+    assert len(reads) == 4  # /c and /b were kept; /a had been dropped for /c
