@@ -51,5 +51,5 @@ class IntakeService(SourceLog):
             return {"error": "Pilih kelurahan lokasi aduan.", "status": 422}
         try:
             return {"ok": self.intake.complete_post(post_id, kind, place).tracking_code}
-        except PostProblem as exc:  # no such post, or a complaint already
-            return {"error": exc.in_indonesian, "status": 409}
+        except PostProblem as exc:  # no such post (404), or a complaint already (409)
+            return {"error": exc.in_indonesian, "status": exc.status}

@@ -222,9 +222,9 @@ class PostProblem(LookupError):
     operator pages show (they ask intake over RPC).
     """
 
-    def __init__(self, message: str, in_indonesian: str) -> None:
+    def __init__(self, message: str, in_indonesian: str, status: int = 409) -> None:
         super().__init__(message)
-        self.in_indonesian = in_indonesian
+        self.in_indonesian, self.status = in_indonesian, status
 
 
 @dataclass(frozen=True)
@@ -383,7 +383,7 @@ class Intake:
             self.store.lock(conn)
             row = conn.execute(sa.select(channel_posts).where(channel_posts.c.post_id == post_id)).first()
             if row is None:
-                raise PostProblem(f"no post with id {post_id}", "Kiriman itu tidak ditemukan.")
+                raise PostProblem(f"no post with id {post_id}", "Kiriman itu tidak ditemukan.", 404)
             if row.complaint_id is not None:
                 code = conn.execute(sa.select(complaints.c.tracking_code)
                                     .where(complaints.c.complaint_id == row.complaint_id)).scalar()

@@ -202,6 +202,8 @@ def test_an_operator_completes_a_waiting_post_in_the_portal(channels_system: Sys
     assert (doc["kind"], doc["kelurahan"], doc["channel"]) == ("informasi", "Satimpo", "x")
     again = ops.post("/agency/posts", fields)
     assert again.status_code == 409 and f"Kiriman itu sudah menjadi aduan {code}." in again.text
+    unknown_post = ops.post("/agency/posts", {**fields, "post_id": "tidak-ada"})
+    assert unknown_post.status_code == 404 and "Kiriman itu tidak ditemukan." in unknown_post.text
     listed = ops.get(f"/agency/posts?ok=post-submitted&kode={code}").text
     assert "Tidak ada kiriman yang menunggu." in listed and f'href="/aduan/{code}"' in listed
     assert len(submitted(system)) == 2
