@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kesah import database
+from kesah.metrics import Family
 
 Version = tuple[int, int, int]
 
@@ -79,6 +80,13 @@ class PageCache:
             self._conn = None
             return None
         return identity + (changes,)
+
+    def families(self) -> list[Family]:
+        """For /metrics: how often a page came from memory, and how much is kept."""
+        reads = Family("kesah_page_cache_reads_total", "counter", "public page reads, from memory (hit) or not (miss)")
+        reads.add(self.hits, result="hit").add(self.misses, result="miss")
+        kept = Family("kesah_page_cache_bytes", "gauge", "bytes of pages kept in memory")
+        return [reads, kept.add(self._bytes)]
 
     def serve(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         """The handler, answering a GET from memory when the same page was made from the same projection."""

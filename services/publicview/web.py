@@ -232,7 +232,7 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
         ],
         checks={"store": http.database_check(view.engine),
                 **watch.recorded_checks(view.engine, ("integrity", "projection", "lag"))},
-        collect=lambda: watch.recorded_families(view.engine, "publicview"),
+        collect=lambda: watch.recorded_families(view.engine, "publicview") + cache.families(),
     )
     app.add_exception_handler(HTTPException, not_found_or_error)
     app.add_exception_handler(Exception, not_found_or_error)

@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from kesah.metrics import render
 from services.publicview.pagecache import PageCache
 
 
@@ -64,6 +65,8 @@ def test_a_page_is_served_from_memory_until_another_connection_commits(tmp_path:
     assert client.get("/a").text == "/a:dijawab" and len(reads) == 3
     assert client.get("/a").text == "/a:dijawab" and len(reads) == 3
     assert (cache.hits, cache.misses) == (2, 3)
+    text = render(cache.families())
+    assert 'kesah_page_cache_reads_total{result="hit"} 2' in text and 'kesah_page_cache_reads_total{result="miss"} 3' in text
 
 
 def test_a_database_file_replaced_by_a_replay_is_read_again(tmp_path: Path) -> None:

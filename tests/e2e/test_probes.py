@@ -36,6 +36,7 @@ def test_every_worker_and_the_relay_serve_health_readiness_and_metrics(system: S
 
     web = system.http.get("/metrics")
     assert web.status_code == 200 and web.headers["content-type"].startswith("text/plain")
+    assert 'kesah_page_cache_reads_total{result="hit"}' in web.text  # publicview's face
 
 
 @pytest.mark.parametrize("part", ["intake", "routing", "responses", "publicview"])
