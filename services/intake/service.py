@@ -13,10 +13,11 @@ from kesah.consumer import accept, inbox
 from kesah.dependencies import Resource, SelfWatch
 from kesah.eventstore import EventStore
 from kesah.logwatch import owner_watchdog
+from kesah.refusal import Refusal, answer
 from kesah.sourcelog import SourceLog
 
 from .schemas import canonical_kelurahan
-from .store import CONSUMER, Intake, PostProblem
+from .store import CONSUMER, Intake
 
 
 class IntakeService(SourceLog):
@@ -44,12 +45,12 @@ class IntakeService(SourceLog):
     def complete_post(self, post_id: str, kind: str, kelurahan: str) -> dict[str, Any]:
         """Give a waiting post what it lacks: it is submitted and routed. ``{"ok": tracking code}`` or
         ``{"error": why, in Indonesian}``."""
-        if kind not in reference.load().kinds:
-            return {"error": "Pilih jenis aduan.", "status": 422}
-        place = canonical_kelurahan(kelurahan or "")
-        if place is None:
-            return {"error": "Pilih kelurahan lokasi aduan.", "status": 422}
-        try:
-            return {"ok": self.intake.complete_post(post_id, kind, place).tracking_code}
-        except PostProblem as exc:  # no such post (404), or a complaint already (409)
-            return {"error": exc.in_indonesian, "status": exc.status}
+        def complete() -> str:
+            if kind not in reference.load().kinds:
+                raise Refusal(f"unknown kind {kind!r}", "Pilih jenis aduan.", 422)
+            place = canonical_kelurahan(kelurahan or "")
+            if place is None:
+                raise Refusal(f"unknown kelurahan {kelurahan!r}", "Pilih kelurahan lokasi aduan.", 422)
+            return self.intake.complete_post(post_id, kind, place).tracking_code  # PostProblem: 404 / 409
+
+        return answer(complete)

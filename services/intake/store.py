@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from kesah import config, database, schema, signing, stores
 from kesah.contracts import RecordedEvent, utc_now
 from kesah.eventstore import EventStore
+from kesah.refusal import Refusal
 from kesah.signing import Keyring
 from kesah.groupcommit import GroupCommit
 
@@ -215,16 +216,8 @@ class WaitingPost:
     reasons: dict[str, str]
 
 
-class PostProblem(LookupError):
-    """A post cannot be completed as asked.
-
-    ``str()`` is English for the operator's CLI; ``in_indonesian`` is what the
-    operator pages show (they ask intake over RPC).
-    """
-
-    def __init__(self, message: str, in_indonesian: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.in_indonesian, self.status = in_indonesian, status
+class PostProblem(Refusal, LookupError):
+    """A post cannot be completed as asked."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import AbstractSet, Sequence
 
 from kesah.contracts import NewEvent, RecordedEvent, utc_now
+from kesah.refusal import Refusal
 
 from . import deadlines, rules
 
@@ -54,7 +55,7 @@ class DuePolicy:
         return deadlines.add_working_days(deadlines.local_date(since), days, self.holidays).isoformat()
 
 
-class Refused(Exception):
+class Refused(Refusal):
     """The decision does not fit the complaint's state; the message (Indonesian) says why."""
 
 

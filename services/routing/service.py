@@ -14,15 +14,14 @@ from typing import Any, Callable
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from kesah import config
+from kesah import config, refusal
 from kesah.consumer import accept, inbox
 from kesah.dependencies import Resource, SelfWatch
 from kesah.eventstore import EventStore
 from kesah.logwatch import owner_watchdog
 from kesah.sourcelog import SourceLog
 
-from . import domain
-from .store import CONSUMER, Routing, RuleError
+from .store import CONSUMER, Routing
 
 log = logging.getLogger("kesah.routing")
 
@@ -31,15 +30,11 @@ DEADLINE_CHECK_SECONDS = config.load().deadline_check_seconds
 
 
 def _answer(action: Callable[[], Any]) -> dict[str, Any]:
-    """``{"ok": result}``, or ``{"error": why in Indonesian, "status": the HTTP status a page should answer}``."""
+    """``refusal.answer``; a complaint routing does not know is 404."""
     try:
-        return {"ok": action()}
+        return refusal.answer(action)
     except LookupError:
         return {"error": "Aduan tidak ditemukan di routing.", "status": 404}
-    except domain.Refused as exc:  # the complaint's state does not allow it
-        return {"error": str(exc), "status": 409}
-    except RuleError as exc:  # the rule as given is not valid
-        return {"error": exc.in_indonesian, "status": 422}
 
 
 def rule_dict(rule: Any) -> dict[str, Any]:

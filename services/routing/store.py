@@ -23,6 +23,7 @@ from kesah import config, reference, stores
 from kesah.contracts import NewEvent, RecordedEvent, utc_now
 from kesah.eventstore import EventStore, events
 from kesah.groupcommit import SharedTransaction
+from kesah.refusal import Refusal
 from kesah.signing import Keyring
 
 from . import deadlines, domain, rules
@@ -67,16 +68,10 @@ cases = sa.Table(
 RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 
-class RuleError(ValueError):
-    """A rule change that cannot be made.
+class RuleError(Refusal, ValueError):
+    """A rule change that cannot be made: the rule as given is not valid."""
 
-    ``str()`` is English for the operator's CLI and the logs; ``in_indonesian``
-    is what the operator pages show (routing answers them over RPC).
-    """
-
-    def __init__(self, message: str, in_indonesian: str) -> None:
-        super().__init__(message)
-        self.in_indonesian = in_indonesian
+    status = 422
 
 
 def _case_from_row(row: Any) -> domain.Case:
