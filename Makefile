@@ -1,5 +1,5 @@
 # Thin wrappers: the scripts and the `kesah` command do the work.
-.PHONY: up test test-fast bench bench-smoke lock lock-checkov
+.PHONY: up test test-fast bench bench-smoke rehearsal rehearsal-small lock lock-checkov
 
 up:
 	@scripts/bootstrap
@@ -35,6 +35,18 @@ bench-smoke:
 	@scripts/bootstrap
 	@scripts/ensure-services test
 	.venv/bin/python -m bench --smoke --out var/bench/results
+
+# Production rehearsal (docs/runbook.md): real infrastructure broken under load,
+# a table of complaints accepted, visible, lost, duplicated and stall seconds.
+rehearsal:
+	@scripts/bootstrap
+	@scripts/ensure-services test
+	.venv/bin/python -m rehearsal
+
+rehearsal-small:
+	@scripts/bootstrap
+	@scripts/ensure-services test
+	.venv/bin/python -m rehearsal --small
 
 # Regenerate requirements.lock from what pyproject.toml asks for.
 lock:
