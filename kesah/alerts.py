@@ -65,7 +65,8 @@ class Alerter:
 # ``summary`` stays the English log line (for engineers and machines); ``message`` says the
 # same to the city's operators. Commands stay as they are typed.
 
-_CHECKS = {"integrity": "integritas log", "projection": "proyeksi halaman publik", "lag": "keterlambatan"}
+_CHECKS = {"integrity": "integritas log", "projection": "proyeksi halaman publik", "lag": "keterlambatan",
+           "disk": "ruang disk"}
 
 _KINDS = {
     "changed": "isinya diubah",
@@ -108,4 +109,17 @@ def message(service: str, check: str, summary: str, details: dict[str, Any]) -> 
     if check == "lag" and "lag" in details:
         return (f"{head} halaman publik tertinggal {details['lag']} peristiwa dari log pemilik terlalu lama: "
                 "periksa relay dan konsumen publicview.")
+    if check == "disk" and details.get("stores"):
+        low, refused = details.get("min_free_bytes", 0), details.get("refused_writes") or {}
+        full = [f"{d['store']} ({d['path']}, sisa {(d['free_bytes'] or 0) / 1048576:.1f} MB)"
+                for d in details["stores"]
+                if (d.get("free_bytes") is not None and d["free_bytes"] < low) or refused.get(d["store"])]
+        if full:
+            return (f"{head} disk penyimpanan penuh di bawah basis data {', '.join(full)}. Penulisan gagal dan "
+                    f"{service} tidak siap sampai ruang disk dikosongkan; setelah itu semuanya berjalan lagi sendiri.")
+    if check.startswith("outbox ") and details.get("store"):
+        why = "disk penuh" if details.get("disk_full") else "basis data tidak dapat ditulis"
+        return (f"{head} relay tidak dapat mencatat peristiwa {details['store']} yang sudah diterima broker "
+                f"({why}: {details.get('path')}). Peristiwa itu tidak dikirim ulang; relay mencoba lagi sendiri "
+                f"setelah ruang disk dikosongkan.")
     return f"{head} pemeriksaan {_CHECKS.get(check, check)} menemukan masalah. Rincian (bahasa Inggris): {summary}"

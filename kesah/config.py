@@ -47,6 +47,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_INTAKE_URL": (None, "where other faces reach intake's HTTP face (default: http://127.0.0.1:<http port>)"),
     "KESAH_RELAY_BATCH": ("500", "events the outbox relay publishes per confirm round"),
     "KESAH_RELAY_IDLE_SECONDS": ("0.05", "how long the relay sleeps when the outbox is empty"),
+    "KESAH_RELAY_RETRY_MAX_SECONDS": ("30", "longest wait of the relay between attempts while a store or the broker "
+                                      "fails (the wait doubles from 0.5 s up to this)"),
+    "KESAH_DISK_MIN_FREE_MB": ("64", "free space (MB) under a SQLite store below which its disk counts as full: "
+                               "the owning process is unready and alerts"),
     "KESAH_MAX_WORKERS": ("10", "concurrent handlers per nameko service"),
     "KESAH_DELIVERY_LIMIT": ("10", "deliveries of one message before it is dead-lettered"),
     "KESAH_LOG_LEVEL": ("INFO", "log level"),
@@ -98,6 +102,8 @@ class Settings:
     intake_url: str = "http://127.0.0.1:8000"
     relay_batch: int = 500
     relay_idle_seconds: float = 0.05
+    relay_retry_max_seconds: float = 30.0
+    disk_min_free_mb: int = 64
     max_workers: int = 10
     delivery_limit: int = 5
     log_level: str = "INFO"
@@ -123,6 +129,10 @@ class Settings:
         if service == "contactvault":
             return self.contact_vault_url
         return self.database_urls[service]
+
+    @property
+    def disk_min_free_bytes(self) -> int:
+        return self.disk_min_free_mb * 1024 * 1024
 
     def nameko_config(self) -> dict:
         return {
@@ -160,6 +170,12 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
     if raw in ("off", "false", "no", "0"):
         return False
     raise ConfigError(f"{name} must be on or off, got {raw!r}")
+def _at_least(value, least, name):  # type: ignore[no-untyped-def]
+    if value < least:
+        raise ConfigError(f"{name} must be at least {least}, got {value}")
+    return value
+
+
 def _limit(env: Mapping[str, str], name: str) -> Limit | None:
     try:
         return Limit.parse(_env(env, name) or "")
@@ -224,6 +240,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         intake_url=_env(env, "KESAH_INTAKE_URL") or f"http://127.0.0.1:{_int(env, 'KESAH_HTTP_PORT')}",
         relay_batch=_int(env, "KESAH_RELAY_BATCH"),
         relay_idle_seconds=_float(env, "KESAH_RELAY_IDLE_SECONDS"),
+        relay_retry_max_seconds=_at_least(_float(env, "KESAH_RELAY_RETRY_MAX_SECONDS"), 0.5,
+                                          "KESAH_RELAY_RETRY_MAX_SECONDS"),
+        disk_min_free_mb=_at_least(_int(env, "KESAH_DISK_MIN_FREE_MB"), 0, "KESAH_DISK_MIN_FREE_MB"),
         max_workers=_int(env, "KESAH_MAX_WORKERS"),
         delivery_limit=_int(env, "KESAH_DELIVERY_LIMIT"),
         log_level=(_env(env, "KESAH_LOG_LEVEL") or "INFO").upper(),

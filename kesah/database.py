@@ -7,13 +7,16 @@ positions are assigned by one writer at a time and commit in order.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import errno
 import os
 import random
 import sqlite3
+import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -54,6 +57,7 @@ def create_engine(url: str, *, durable: bool = True, small: bool = False) -> Eng
 
         if parsed.database and parsed.database != ":memory:":
             _follow_the_file(engine, parsed.database)
+        _count_disk_full(engine, label(parsed))
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
@@ -70,9 +74,70 @@ def create_engine(url: str, *, durable: bool = True, small: bool = False) -> Eng
             parsed = parsed.set(drivername="postgresql+psycopg2")
         # A server has a connection limit shared by every process of every
         # service: keep two open per engine, borrow more only in bursts.
-        return sa.create_engine(parsed, pool_size=1 if small else 2, max_overflow=1 if small else 6,
-                                pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_size=1 if small else 2, max_overflow=1 if small else 6,
+                                  pool_pre_ping=True)
+        _count_disk_full(engine, label(parsed))
+        return engine
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}: use sqlite:/// or postgresql://")
+
+
+def label(url: Any) -> str:
+    """How metrics and messages name a database: a SQLite file's path, a PostgreSQL database's name."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database).resolve()) if parsed.database and parsed.database != ":memory:" else ":memory:"
+    return f"postgresql {parsed.host or ''}/{parsed.database or ''}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).resolve()
+
+
+def disk_full(exc: BaseException) -> bool:
+    """A write refused because the disk (or the database server's disk) is full.
+
+    SQLite says SQLITE_FULL ("database or disk is full"), PostgreSQL SQLSTATE
+    53100 (disk_full); both arrive wrapped in SQLAlchemy's DBAPIError.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error):
+            code = getattr(current, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF == sqlite3.SQLITE_FULL:
+                return True
+            if "database or disk is full" in str(current):
+                return True
+        if getattr(current, "pgcode", None) == "53100":
+            return True
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+# Writes this process saw refused for a full disk, per database (label): a metric, and a hint to
+# the disk watch on PostgreSQL, whose disk no statvfs here can see.
+_disk_full_errors: collections.Counter[str] = collections.Counter()
+_disk_full_lock = threading.Lock()
+
+
+def disk_full_errors() -> dict[str, int]:
+    with _disk_full_lock:
+        return dict(_disk_full_errors)
+
+
+def _count_disk_full(engine: Engine, name: str) -> None:
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if disk_full(context.original_exception):
+            with _disk_full_lock:
+                _disk_full_errors[name] += 1
 
 
 def _use_wal(cursor: sqlite3.Cursor, *, patience: float = 30.0) -> None:

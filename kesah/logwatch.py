@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import broker, checkpoints, config, database, health, signing, stores, verify
+from . import broker, checkpoints, config, database, diskspace, health, signing, stores, verify
 from .alerts import Alerter
 from .eventstore import ConcurrencyError, EventStore, Head, events
 from .metrics import Family
@@ -148,12 +148,21 @@ def _age(iso: str) -> float:
     return (dt.datetime.now(dt.timezone.utc) - moment).total_seconds()
 
 
+def disk_stores(settings: config.Settings, service: str) -> dict[str, str]:
+    """The databases a service's processes write to: its own, and intake's contact vault."""
+    stores = {service: settings.database_url(service)}
+    if service == "intake":
+        stores["contact vault"] = settings.database_url("contactvault")
+    return stores
+
+
 def owner_watchdog(settings: config.Settings, service: str) -> Watchdog:
     # A store of its own with a small pool: the handlers' pool is for the handlers.
     signer = signing.load_signer(settings.keys_dir, service, settings.signing_keys.get(service))
     store = EventStore(database.create_engine(settings.database_url(service), small=True), service, signer)
     integrity = LogIntegrity(store, stores.keyring(settings))
-    watches: list[Any] = [integrity, Checkpointer(store, integrity, settings.checkpoint_interval)]
+    watches: list[Any] = [diskspace.DiskSpace(disk_stores(settings, service), settings.disk_min_free_bytes),
+                           integrity, Checkpointer(store, integrity, settings.checkpoint_interval)]
     return Watchdog(
         service,
         store.engine,

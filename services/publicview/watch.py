@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kesah import broker, config, database, health, signing, stores, verify
+from kesah import broker, config, database, diskspace, health, signing, stores, verify
 from kesah.alerts import Alerter
 from kesah.eventstore import Head
 from kesah.metrics import Family
@@ -176,7 +176,8 @@ def publicview_watchdog(settings: config.Settings) -> Watchdog:
     view = PublicView(database.create_engine(settings.database_url("publicview"), small=True), stores.keyring(settings))
     journal = JournalIntegrity(view, stores.keyring(settings), grace=max(10.0, 2 * settings.verify_interval),
                                heal=settings.self_heal)
-    watches: list[Any] = [journal, ProjectionCheck(view, journal, settings.self_heal),
+    disk = diskspace.DiskSpace({"publicview": settings.database_url("publicview")}, settings.disk_min_free_bytes)
+    watches: list[Any] = [disk, journal, ProjectionCheck(view, journal, settings.self_heal),
                           LagCheck(view, settings.lag_alert_events, settings.lag_alert_seconds)]
     return Watchdog(
         "publicview",

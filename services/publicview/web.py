@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from kesah import config, http, pages, reference, watch
+from kesah import config, diskspace, http, pages, reference, watch
 
 from . import charts, listing, open311, opendata, statistics, transparency
 from .pagecache import PageCache
@@ -231,8 +231,11 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         checks={"store": http.database_check(view.engine),
+                "disk": diskspace.DiskSpace({"publicview": settings.database_url("publicview")},
+                                            settings.disk_min_free_bytes).problem,
                 **watch.recorded_checks(view.engine, ("integrity", "projection", "lag"))},
-        collect=lambda: watch.recorded_families(view.engine, "publicview") + cache.families(),
+        collect=lambda: (watch.recorded_families(view.engine, "publicview") + cache.families()
+                         + [diskspace.full_errors_family()]),
     )
     app.add_exception_handler(HTTPException, not_found_or_error)
     app.add_exception_handler(Exception, not_found_or_error)

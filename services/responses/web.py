@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from kesah import config, http, watch
+from kesah import config, diskspace, http, watch
 
 from . import domain
 from .portal import Portal
@@ -77,8 +77,10 @@ def create_app(settings: config.Settings | None = None, responses: Responses | N
             *portal.routes(),
         ],
         checks={"store": http.database_check(responses.store.engine),
+                "disk": diskspace.DiskSpace({"responses": settings.database_url("responses")},
+                                            settings.disk_min_free_bytes).problem,
                 **watch.recorded_checks(responses.store.engine, ("integrity",))},
-        collect=lambda: watch.recorded_families(responses.store.engine, "responses"),
+        collect=lambda: watch.recorded_families(responses.store.engine, "responses") + [diskspace.full_errors_family()],
     )
     app.state.responses = responses
     return app
