@@ -111,6 +111,7 @@ def _serve_relay(loaded, sources: Sequence[str]) -> int:  # type: ignore[no-unty
     import signal
 
     from . import stores
+    from .alerts import Alerter
     from .relay import Relay
 
     relay = Relay(
@@ -119,6 +120,8 @@ def _serve_relay(loaded, sources: Sequence[str]) -> int:  # type: ignore[no-unty
         batch=loaded.relay_batch,
         idle_seconds=loaded.relay_idle_seconds,
         delivery_limit=loaded.delivery_limit,
+        retry_max_seconds=loaded.relay_retry_max_seconds,
+        alerter=Alerter("relay", loaded.alert_webhook),
     )
     from . import schema
 
