@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -31,13 +32,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from kesah import config, http, pages, ratelimit, reference, watch
+from kesah import config, database, diskspace, http, pages, ratelimit, reference, watch
+from kesah.logwatch import disk_stores
 
 from . import domain, open311, photos
 from .channels import Adapter, Malformed, Unauthenticated, meta
 from .channels.signed import SignedWebhook
 from .schemas import SUBMISSION, canonical_kelurahan
-from .store import Intake
+from .store import Accepted, Intake
 
 log = logging.getLogger("kesah.intake")
 
@@ -89,6 +91,15 @@ def form_data(values: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+# The store could not write (its disk full, the database away): nothing was accepted, so say so.
+NOT_STORED = ("Aduan Anda belum tersimpan karena server sedang mengalami gangguan penyimpanan. "
+              "Silakan kirim lagi beberapa saat lagi.")
+
+
+class NotStored(Exception):
+    """A submission the store could not write; the message is for the citizen."""
+
+
 FOLLOW_UPS = {
     "selesai": "Terima kasih. Aduan dinyatakan selesai.",
     "buka": "Aduan dibuka kembali dan diteruskan lagi ke instansi.",
@@ -104,6 +115,16 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
                                 PHOTO_LIMIT=photos.megabytes(settings.photo_max_bytes))
 
     limit = ratelimit.RateLimit(settings.submit_limit) if settings.submit_limit else None
+    disk = diskspace.DiskSpace(disk_stores(settings, "intake"), settings.disk_min_free_bytes)
+
+    async def store(*args: Any) -> Accepted:
+        """Intake.submit; a store that cannot write (a full disk, the database away) is the server's 503."""
+        try:
+            return await run_in_threadpool(intake.submit, *args)
+        except OperationalError as exc:
+            log.warning("complaint not stored (%s): %s", "disk full" if database.disk_full(exc) else
+                        "database unavailable", str(exc.orig).splitlines()[0] if exc.orig else exc)
+            raise NotStored(NOT_STORED) from None
 
     def wait_for(request: Request) -> float:
         """Seconds this client must wait before submitting again (0: go on, and it counts)."""
@@ -125,7 +146,10 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
             raise http.ApiError(422, "Data aduan tidak valid.", exc.messages) from None
         if wait := wait_for(request):
             return http.error_response(429, too_many(wait), headers={"retry-after": str(int(wait) + 1)})
-        accepted = await run_in_threadpool(intake.submit, submission_from(loaded))
+        try:
+            accepted = await store(submission_from(loaded))
+        except NotStored as exc:
+            return http.error_response(503, str(exc), headers={"retry-after": "60"})
         return JSONResponse(
             {
                 "complaint_id": accepted.complaint_id,
@@ -179,7 +203,13 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
             # What was typed stays in the form; the photo must be chosen again, as after any error.
             message = too_many(wait) + (" Pilih foto Anda sekali lagi saat mengirim." if photo else "")
             return form(request, values, {"form": [message]}, 429)
-        accepted = await run_in_threadpool(intake.submit, submission_from(loaded), photo)
+        try:
+            accepted = await store(submission_from(loaded), photo)
+        except NotStored as exc:
+            message = str(exc) + (" Pilih foto Anda sekali lagi saat mengirim." if photo else "")
+            response = form(request, values, {"form": [message]}, 503)
+            response.headers["retry-after"] = "60"
+            return response
         return templates.TemplateResponse(
             request, "terkirim.html",
             {"accepted": accepted, "visibility": loaded["visibility"], "photo": photo is not None},
@@ -314,8 +344,9 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
         ],
         checks={"store": http.database_check(intake.store.engine),
                 "contact vault": http.database_check(intake.vault.engine),
+                "disk": disk.problem,
                 **watch.recorded_checks(intake.store.engine, ("integrity",))},
-        collect=lambda: watch.recorded_families(intake.store.engine, "intake"),
+        collect=lambda: watch.recorded_families(intake.store.engine, "intake") + [diskspace.full_errors_family()],
     )
     app.state.intake = intake
     return app
