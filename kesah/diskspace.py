@@ -39,15 +39,19 @@ class Reading:
 def assess(readings: Sequence[Reading], min_free: int, refused: Mapping[str, int]) -> str | None:
     """What is wrong with the disks under these stores, in one line (None: nothing). Pure.
 
-    ``refused``: store -> writes refused for a full disk since the last look.
+    A store whose free space is measured is judged by it (writes refused a
+    moment ago while space was short do not keep it unready once space is
+    back); one that is not (PostgreSQL, or a threshold of 0) by the writes
+    refused for a full disk since the last look (``refused``: store -> count).
     """
     problems = []
     for r in readings:
         if r.error is not None:
             problems.append(f"{r.store}'s store {r.path}: free space unknown ({r.error})")
-        elif r.free is not None and r.free < min_free:
-            problems.append(f"disk full under {r.store}'s store {r.path}: {_mb(r.free)} free, "
-                            f"below KESAH_DISK_MIN_FREE_MB ({_mb(min_free)})")
+        elif r.free is not None and min_free > 0:
+            if r.free < min_free:
+                problems.append(f"disk full under {r.store}'s store {r.path}: {_mb(r.free)} free, "
+                                f"below KESAH_DISK_MIN_FREE_MB ({_mb(min_free)})")
         elif refused.get(r.store):
             problems.append(f"disk full under {r.store}'s store {r.path}: {refused[r.store]} write(s) refused "
                             f"(SQLITE_FULL / SQLSTATE 53100 disk_full)")

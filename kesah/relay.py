@@ -236,7 +236,10 @@ class Relay:
         self.broker_errors = 0
 
     def drain_once(self, publisher: ConfirmingPublisher, now: float | None = None) -> int:
-        """One round over the stores whose turn it is; broker errors propagate, store errors wait."""
+        """One round over the stores whose turn it is: how many events the broker confirmed.
+
+        Broker errors propagate (the caller reconnects); a store's error makes that store wait.
+        """
         now = time.monotonic() if now is None else now
         moved = 0
         for store in self.stores:
@@ -251,7 +254,6 @@ class Relay:
             if outbox.recovered():
                 log.info("relay: %s's store takes writes again; its outbox flows", store.source)
                 self.alerter.resolve(f"outbox {store.source}", "the store records relayed events again")
-        self.published += moved
         return moved
 
     def _drain(self, store: EventStore, outbox: StoreOutbox, publisher: ConfirmingPublisher) -> int:
@@ -272,10 +274,11 @@ class Relay:
             raise
         positions = [e.position for e in events]
         outbox.confirm(positions)
+        self.published += len(positions)
         self.broker_backoff.succeeded()
         store.mark_published(positions)
         outbox.marked(positions)
-        return len(events)
+        return len(positions)
 
     def _store_failed(self, store: EventStore, outbox: StoreOutbox, exc: BaseException, now: float) -> None:
         where = database.label(store.engine.url)

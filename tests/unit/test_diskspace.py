@@ -57,13 +57,19 @@ def test_measure_asks_the_directory_when_the_file_does_not_exist_yet(tmp_path: P
     assert measure("routing", "postgresql://u@h/db", vfs).free is None
 
 
+def test_measured_space_decides_and_refused_writes_only_where_space_is_not_judged() -> None:
+    roomy = Reading("intake", "/srv/intake.db", 500 * MB)
+    assert assess([roomy], 64 * MB, {"intake": 3}) is None  # refused while space was short; it is back
+    assert "3 write(s) refused" in (assess([roomy], 0, {"intake": 3}) or "")  # threshold 0: no judging by space
+
+
 def test_the_watch_counts_refused_writes_since_its_last_round(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/intake.db"
     engine = database.create_engine(url)
     with database.writing(engine) as conn:
         conn.exec_driver_sql("CREATE TABLE t (x TEXT)")
     vfs = Vfs(500 * MB)
-    watch = DiskSpace({"intake": url}, 64 * MB, vfs)
+    watch = DiskSpace({"intake": url}, 0, vfs)  # no threshold: only refused writes tell
     assert watch.round().problem is None
 
     # A real SQLITE_FULL: the database may not grow past its page limit.
@@ -80,6 +86,7 @@ def test_the_watch_counts_refused_writes_since_its_last_round(tmp_path: Path) ->
     assert watch.round().problem is None  # nothing refused since
     text = "\n".join(f"{f.name} {f.samples}" for f in watch.families())
     assert "kesah_disk_free_bytes" in text and str(500 * MB) in text
+    watch.min_free = 64 * MB
     vfs.free = 10 * MB
     assert "10.0 MB free" in (watch.problem() or "")
     engine.dispose()
