@@ -47,8 +47,8 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_INTAKE_URL": (None, "where other faces reach intake's HTTP face (default: http://127.0.0.1:<http port>)"),
     "KESAH_RELAY_BATCH": ("500", "events the outbox relay publishes per confirm round"),
     "KESAH_RELAY_IDLE_SECONDS": ("0.05", "how long the relay sleeps when the outbox is empty"),
-    "KESAH_RELAY_RETRY_MAX_SECONDS": ("30", "longest wait of the relay between attempts while a store or the broker "
-                                      "fails (the wait doubles from 0.5 s up to this)"),
+    "KESAH_RELAY_RETRY_MAX_SECONDS": ("30", "longest wait of the relay before trying a failing store again "
+                                      "(the wait doubles from 0.5 s up to this; the broker's up to 5 s)"),
     "KESAH_DISK_MIN_FREE_MB": ("64", "free space (MB) under a SQLite store below which its disk counts as full: "
                                "the owning process is unready and alerts"),
     "KESAH_MAX_WORKERS": ("10", "concurrent handlers per nameko service"),

@@ -11,8 +11,8 @@ recorded it: when that delete fails (a full disk, the database away), the
 relay retries the delete, never the publish, so a confirmed event is not
 published again while the relay runs (the broker's archive stream keeps
 every message it gets, duplicates included). A failing store, or broker,
-is retried after a wait that doubles up to ``KESAH_RELAY_RETRY_MAX_SECONDS``;
-the other stores' outboxes keep flowing meanwhile.
+is retried after a wait that doubles up to ``KESAH_RELAY_RETRY_MAX_SECONDS``
+(the broker: up to 5 s); the other stores' outboxes keep flowing meanwhile.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ log = logging.getLogger("kesah.relay")
 
 CONFIRM_TIMEOUT = 30.0
 FIRST_RETRY_SECONDS = 0.5
+# Reconnecting costs the broker little and a broker back from an outage should get the backlog soon.
+BROKER_RETRY_MAX_SECONDS = 5.0
 STORE_ERRORS = (DBAPIError, PoolTimeout)
 
 
@@ -227,7 +229,7 @@ class Relay:
         self.idle_seconds = idle_seconds
         self.delivery_limit = delivery_limit
         self.outboxes = {s.source: StoreOutbox(s.source, Backoff(cap=retry_max_seconds)) for s in self.stores}
-        self.broker_backoff = Backoff(cap=retry_max_seconds)
+        self.broker_backoff = Backoff(cap=min(retry_max_seconds, BROKER_RETRY_MAX_SECONDS))
         self.alerter = alerter or Alerter("relay")
         self.stopping = threading.Event()
         self.published = 0  # events confirmed by the broker

@@ -182,3 +182,9 @@ def test_what_the_broker_confirmed_of_a_batch_it_did_not_finish_is_not_published
     relay.drain_once(publisher, now=0.0)  # type: ignore[arg-type]
     assert publisher.published == [1, 2, 3, 4, 2, 4]
     assert not store.outbox and relay.published == 4
+
+
+def test_stores_wait_up_to_the_setting_and_the_broker_up_to_five_seconds() -> None:
+    relay = Relay([FakeStore("intake", 0)], "amqp://unused", retry_max_seconds=30.0)  # type: ignore[list-item]
+    assert [relay.outboxes["intake"].backoff.failed() for _ in range(8)][-1] == 30.0
+    assert [relay.broker_backoff.failed() for _ in range(8)][-1] == 5.0
