@@ -69,29 +69,32 @@ class Disk:
 @pytest.fixture
 def disk_under(request: pytest.FixtureRequest, tmp_path: Path, make_vhost: Any) -> Iterator[Any]:
     """``disk_under(store)``: a started system whose ``store`` lives on a small tmpfs; (system, disk, receiver)."""
-    made: list[tuple[System, Disk]] = []
+    systems: list[System] = []
+    disks: list[Disk] = []
     receiver = AlertReceiver()
 
     def make(store: str) -> tuple[System, Disk, AlertReceiver]:
         disk = Disk(tmp_path / "disk")
+        disks.append(disk)
         system = System(tmp_path / "data", make_vhost(), {store: f"sqlite:///{disk.path / store}.db"}, extra_env={
             "KESAH_VERIFY_INTERVAL": "0.5", "KESAH_ALERT_WEBHOOK": receiver.url, "KESAH_DISK_MIN_FREE_MB": "1",
             "KESAH_RELAY_RETRY_MAX_SECONDS": "2",
         })
-        made.append((system, disk))
+        systems.append(system)
         return system.start(), disk, receiver
 
     try:
         yield make
     finally:
         failed = getattr(request.node, "report_call", None)
-        for system, disk in made:
-            try:
+        try:
+            for system in systems:
                 system.close()
                 if failed is not None and failed.failed:
                     for name in system.supervisor.started:
                         print(f"\n----- {name} log (tail) -----\n{system.logs(name)[-3000:]}")
-            finally:
+        finally:
+            for disk in disks:  # after the processes that held files on it are gone
                 disk.unmount()
         receiver.close()
 
