@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -146,7 +145,9 @@ def prepare(settings: config.Settings) -> Path | None:
     with os.fdopen(fd, "w") as fh:
         json.dump(tokens, fh, indent=2)
     # The first operator of the agency portal; the operator creates agencies' admins there.
-    password = secrets.token_urlsafe(12)
+    from services.responses import passwords
+
+    password = passwords.generate("operator", "Operator Diskominfo")
     responses.accounts.create(None, "operator", "Operator Diskominfo", "operator", None, password)
     fd = os.open(settings.data_dir / "operator-password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:

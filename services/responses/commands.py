@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from typing import Any
 
@@ -40,15 +39,20 @@ def agency(args: argparse.Namespace) -> int:
 
 
 def account(args: argparse.Namespace) -> int:
+    from . import passwords
     from .accounts import AccountError
     from .store import Responses
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else secrets.token_urlsafe(12)
+    name = args.name or args.username
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = passwords.generate(args.username, name, [args.agency or ""])
     responses = Responses.open(settings())
     try:
-        responses.accounts.create(None, args.username, args.name or args.username, args.role, args.agency, password)
+        responses.accounts.create(None, args.username, name, args.role, args.agency, password)
     except AccountError as exc:
-        raise CliError(f"account not created: {exc}") from None
+        raise CliError(f"account not created: {exc.english}.") from None
     finally:
         responses.store.engine.dispose()
     print(f"account {args.username} ({args.role}) created" + ("" if args.password_stdin else f"; password: {password}"))

@@ -160,7 +160,9 @@ class Portal:
             return self.error(request, None, 403, "Formulir masuk kedaluwarsa. Muat ulang halaman lalu coba lagi.")
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         try:
-            session_id, _ = await run_in_threadpool(self.accounts.login, username, password)
+            # The client as uvicorn names it: X-Forwarded-For's rightmost address not among KESAH_TRUSTED_PROXIES.
+            client = request.client.host if request.client else ""
+            session_id, _ = await run_in_threadpool(self.accounts.login, username, password, client)
         except LoginFailed as exc:
             return self._login_form(request, str(exc), 401, username)
         target = str(form.get("next") or "")

@@ -1,4 +1,4 @@
-"""Responses' tables beside its event log: agencies, accounts, sessions, the agencies' case files."""
+"""Responses' tables beside its event log: agencies, accounts, sessions, failed logins, the agencies' case files."""
 
 from __future__ import annotations
 
@@ -61,8 +61,6 @@ accounts = sa.Table(
     sa.Column("agency_id", sa.String(40), sa.ForeignKey("agencies.agency_id")),  # None for operators
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("failed_logins", sa.Integer, nullable=False),
-    sa.Column("locked_until", sa.String(40)),
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
@@ -73,4 +71,17 @@ sessions = sa.Table(
     sa.Column("username", sa.String(60), sa.ForeignKey("accounts.username"), nullable=False, index=True),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("expires_at", sa.String(40), nullable=False),
+)
+
+# Failed logins in a row per (username as typed, client address), and per address over every username
+# (username_key "*"): auth.py's backoff. In the database so that a restart forgets nothing and every
+# replica of the web face counts the same. The username is kept as a digest: people type passwords there.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("username_key", sa.String(64), primary_key=True),
+    sa.Column("client", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.String(40)),
+    sa.Column("last_failure_at", sa.String(40), nullable=False, index=True),
 )

@@ -7,14 +7,22 @@ One system serves the whole module (starting one costs seconds); each test makes
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
+import sqlalchemy as sa
+
+from kesah import database
+from services.responses import auth, passwords
+from services.responses.tables import login_failures
 
 from tests.support import services
 from tests.support.fixtures import stores_on_postgres
-from tests.support.system import PortalUser, System, wait_until
+from tests.support.system import CSRF_RE, PortalUser, System, password_of, wait_until
 
 ROAD = {"title": "Jalan berlubang di Jl. Awang Long", "body": "Aspal jalan berlubang besar di depan pasar."}
 
@@ -33,7 +41,9 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
             services.create_pg_database(name)
             databases.append(name)
             urls[service] = services.pg_url(name)
-    system = System(Path(tmp_path_factory.mktemp("work")), vhost, urls)
+    # 127.0.0.1 (the test) is a trusted proxy: its X-Forwarded-For names the client, so one test acts from many addresses.
+    system = System(Path(tmp_path_factory.mktemp("work")), vhost, urls,
+                    extra_env={"KESAH_TRUSTED_PROXIES": "127.0.0.1"})
     try:
         for username, role, agency in (("ops", "operator", None), ("budi", "staff", "pupr"),
                                        ("ani", "admin", "pupr"), ("dewi", "staff", "dlh")):
@@ -106,7 +116,7 @@ def test_answering_belongs_to_the_agency_the_complaint_is_routed_to(work: System
 
 def test_staff_accounts_are_managed_by_their_agency_admin_or_an_operator(work: System,
                                                                         people: dict[str, PortalUser]) -> None:
-    new = {"action": "create", "username": "citra", "name": "Citra", "role": "staff", "password": "sandi-citra-12345"}
+    new = {"action": "create", "username": "citra", "name": "Citra", "role": "staff", "password": password_of("citra")}
     assert people["budi"].post("/agency/staff", new).status_code == 403  # staff are not admins
     assert people["budi"].get("/agency/staff").status_code == 403
     assert people["ani"].post("/agency/staff", new, csrf=False).status_code == 403
@@ -119,7 +129,7 @@ def test_staff_accounts_are_managed_by_their_agency_admin_or_an_operator(work: S
     assert people["ani"].post("/agency/staff", deactivate).status_code == 403
     work.portal("citra").close()
     assert people["ops"].post("/agency/staff", {"action": "deactivate", "username": "citra", "agency": "pupr"}).status_code == 303
-    assert anonymous(work).login("citra", "sandi-citra-12345").status_code == 401
+    assert anonymous(work).login("citra", password_of("citra")).status_code == 401
 
 
 def test_operator_pages_are_for_operators(work: System, people: dict[str, PortalUser]) -> None:
@@ -248,21 +258,153 @@ def test_the_reporter_confirms_or_reopens_once_with_the_secret(work: System) -> 
     assert work.wait_public(code, lambda c: c["status"] == "selesai")["timeline"][-1]["text"].endswith("Terima kasih.")
 
 
-def test_logins_lock_after_repeated_failures_and_logout_ends_the_session(work: System) -> None:
-    work.account("eko", "staff", "dlh")
-    visitor = anonymous(work)
-    page = visitor.get("/agency/login")
-    assert visitor.http.post("/agency/login", data={"username": "eko", "password": "x" * 12}).status_code == 403
-    for _ in range(5):
-        failed = visitor.login("eko", "salah-salah-salah")
-        assert failed.status_code == 401
-    locked = visitor.login("eko", "sandi-eko-12345")
-    assert locked.status_code == 401 and "dikunci" in locked.text
-    assert page.status_code == 200
+def attempt(system: System, username: str, password: str, address: str) -> httpx.Response:
+    """One login from ``address`` (a fresh visitor: the login page, then the form)."""
+    visitor = anonymous(system)
+    try:
+        return visitor.login(username, password, headers={"x-forwarded-for": address})
+    finally:
+        visitor.close()
+
+
+def failures(system: System, username: str, address: str) -> int | None:
+    """The failures in a row responses counts for (username, address); None when it counts none."""
+    engine = database.create_engine(system.settings.database_url("responses"))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(login_failures.c.failures).where(
+                login_failures.c.username_key == auth.username_key(username),
+                login_failures.c.client == address)).scalar()
+    finally:
+        engine.dispose()
+
+
+def end_lock(system: System, username: str, address: str) -> None:
+    """As if the lock's minute had passed (the test does not wait for it)."""
+    engine = database.create_engine(system.settings.database_url("responses"))
+    try:
+        with database.writing(engine) as conn:
+            conn.execute(login_failures.update().where(
+                login_failures.c.username_key == auth.username_key(username), login_failures.c.client == address,
+            ).values(locked_until="2026-01-01T00:00:00.000000Z"))
+    finally:
+        engine.dispose()
+
+
+WRONG = "Nama pengguna atau kata sandi salah, atau terlalu banyak percobaan gagal. Periksa lalu coba lagi."
+LOCKED = "Nama pengguna atau kata sandi salah, atau terlalu banyak percobaan gagal. Coba lagi dalam {} menit."
+
+
+def test_an_attacker_elsewhere_never_locks_the_real_user_out_and_meets_a_doubling_backoff(work: System) -> None:
+    password = work.account("eko", "staff", "dlh")
+    attacker, office = "203.0.113.66", "198.51.100.7"
+    answers = [attempt(work, "eko", f"tebakan-ke-{n}-salah", attacker) for n in range(20)]
+    assert {a.status_code for a in answers} == {401}
+    assert [WRONG in a.text for a in answers] == [True] * 4 + [False] * 16
+    assert all(LOCKED.format(1) in a.text for a in answers[4:])
+    assert failures(work, "eko", attacker) == 5  # tries refused while locked are not even looked at
+    # The lock holds at the attacker's address even for the right password ...
+    assert LOCKED.format(1) in attempt(work, "eko", password, attacker).text
+    # ... while the real user, elsewhere, logs in, and that does not unlock the attacker.
+    assert failures(work, "eko", office) is None
+    user = anonymous(work)
+    assert user.login("eko", password, headers={"x-forwarded-for": office}).status_code == 303
+    assert user.get("/agency/inbox").status_code == 200
+    assert LOCKED.format(1) in attempt(work, "eko", password, attacker).text
+    # After the minute, the next failure locks for two, the one after for four.
+    end_lock(work, "eko", attacker)
+    assert LOCKED.format(2) in attempt(work, "eko", "tebakan-lagi-salah", attacker).text
+    end_lock(work, "eko", attacker)
+    assert LOCKED.format(4) in attempt(work, "eko", "tebakan-lagi-salah", attacker).text
+    assert failures(work, "eko", attacker) == 7
+    assert "portal logins locked for account eko from 203.0.113.66" in work.logs("web")
+    # A new password from an admin ends the locks; a success ends the count of its own address.
+    reset = {"action": "password", "username": "eko", "agency": "dlh", "password": "Sapu-jalan-dekat-pasar-7"}
+    ops = work.portal("ops")
+    assert ops.post("/agency/staff", reset).status_code == 303
+    assert failures(work, "eko", attacker) is None
+    assert attempt(work, "eko", "Sapu-jalan-dekat-pasar-7", attacker).status_code == 303
+    assert to_login(user.get("/agency/inbox"))  # the reset ended the session too
+    user.close()
+    ops.close()
+
+
+def test_the_answer_never_tells_whether_a_username_exists(work: System,
+                                                          people: dict[str, PortalUser]) -> None:
+    work.account("fajar", "staff", "dlh")
+    assert people["ops"].post("/agency/staff", {"action": "deactivate", "username": "fajar",
+                                                "agency": "dlh"}).status_code == 303
+
+    def seen(response: httpx.Response, username: str) -> tuple[int, str]:
+        """What a visitor sees, but the form's CSRF token and the username typed (shown back in the form)."""
+        return response.status_code, CSRF_RE.sub("TOKEN", response.text).replace(username, "USERNAME")
+
+    address = "203.0.113.90"
+    for n in range(1, 7):  # wrong password, unknown user; five failures lock both alike
+        real, ghost = attempt(work, "dewi", "bukan-sandinya-1", address), attempt(work, "hantu", "bukan-sandinya-1", address)
+        assert seen(real, "dewi") == seen(ghost, "hantu"), n
+        assert real.text.count("Coba lagi dalam 1 menit") == (1 if n >= 5 else 0)
+        assert sorted(real.headers.keys()) == sorted(ghost.headers.keys())
+    # A deactivated account with its right password: the same as a wrong one, no word of "inactive".
+    inactive = attempt(work, "fajar", password_of("fajar"), "203.0.113.91")
+    unknown = attempt(work, "ghost", password_of("fajar"), "203.0.113.91")
+    assert seen(inactive, "fajar") == seen(unknown, "ghost") and WRONG in inactive.text
+    assert failures(work, "hantu", address) == failures(work, "dewi", address) == 5
+    # The log names the accounts (for the operator), never what was typed for an unknown one.
+    assert "locked for account dewi from 203.0.113.90" in work.logs("web") and "hantu" not in work.logs("web")
+
+
+def test_one_address_trying_many_usernames_is_slowed_down_without_touching_other_addresses(work: System) -> None:
+    password = work.account("gita", "staff", "pupr")
+    sprayer = "203.0.113.120"
+    answers = [attempt(work, f"petugas{n}", "Bontang-Juara-2026", sprayer) for n in range(auth.ADDRESS_BACKOFF.free)]
+    assert all(WRONG in a.text for a in answers[:-1]) and LOCKED.format(1) in answers[-1].text
+    assert LOCKED.format(1) in attempt(work, "gita", password, sprayer).text
+    assert attempt(work, "gita", password, "198.51.100.8").status_code == 303
+    assert "portal logins locked for every username from 203.0.113.120" in work.logs("web")
+
+
+def test_common_or_derived_passwords_are_refused_by_the_command_line_and_the_portal(
+        work: System, people: dict[str, PortalUser]) -> None:
+    def add(username: str, password: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kesah", "account", "add", username, "--role", "staff",
+                               "--agency", "dlh", "--password-stdin"], input=password + "\n", env=work.env,
+                              capture_output=True, text=True, timeout=60)
+
+    common = add("hadi", "password123")
+    assert common.returncode == 2 and common.stdout == ""
+    assert common.stderr == ("kesah: account not created: the password is too common or too easy to guess "
+                             "(a common password, a run of keys or a repetition).\n")
+    derived = add("hadi", "Bontang2026!")
+    assert derived.returncode == 2 and "built from the username, the name, the agency" in derived.stderr
+    assert add("hadi", "Tong-sampah-penuh-lagi").returncode == 0
+    generated = subprocess.run([sys.executable, "-m", "kesah", "account", "add", "indah", "--role", "staff",
+                                "--agency", "dlh"], env=work.env, capture_output=True, text=True, timeout=60)
+    assert generated.returncode == 0, generated.stderr
+    assert attempt(work, "indah", generated.stdout.rsplit("password: ", 1)[1].strip(), "127.0.0.9").status_code == 303
+    # The first operator's generated password (make up, devserver.prepare) works and passes the rule.
+    first = (work.data_dir / "operator-password").read_text().strip()
+    assert passwords.problem(first, "operator", "Operator Diskominfo") is None
+    assert attempt(work, "operator", first, "127.0.0.9").status_code == 303
+    # The portal: an admin creating staff, and a new password, in Indonesian on the page.
+    made = people["ani"].post("/agency/staff", {"action": "create", "username": "joko", "name": "Joko",
+                                                "role": "staff", "password": "qwertyuiop123"})
+    assert made.status_code == 422 and "Kata sandi ini terlalu umum" in made.text
+    made = people["ani"].post("/agency/staff", {"action": "create", "username": "joko", "name": "Joko",
+                                                "role": "staff", "password": "joko-pupr-2026"})
+    assert made.status_code == 422 and "tidak boleh dibentuk dari nama pengguna" in made.text
+    assert "joko" not in people["ani"].get("/agency/staff").text
+    renewed = people["ani"].post("/agency/staff", {"action": "password", "username": "budi", "password": "iloveyou2026"})
+    assert renewed.status_code == 422 and "terlalu umum" in renewed.text
+    assert people["budi"].get("/agency/inbox").status_code == 200  # nothing changed: budi's session lives on
+
+
+def test_logout_ends_the_session(work: System) -> None:
     user = work.portal("dewi")
     assert user.get("/agency/inbox").status_code == 200
     assert user.post("/agency/logout", {}).status_code == 303
     assert to_login(user.get("/agency/inbox"))
+    assert anonymous(work).http.post("/agency/login", data={"username": "dewi", "password": "x" * 12}).status_code == 403
 
 
 def test_rules_from_the_command_line_change_where_complaints_go(work: System) -> None:

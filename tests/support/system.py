@@ -217,7 +217,7 @@ class System:
         """Create a portal account in responses' store (as ``kesah account add`` does); returns its password."""
         from services.responses.store import Responses
 
-        password = f"sandi-{username}-12345"
+        password = password_of(username)
         responses = Responses.open(self.settings)
         try:
             responses.accounts.create(None, username, username.title(), role, agency, password)
@@ -228,12 +228,17 @@ class System:
     def portal(self, username: str, password: str | None = None) -> "PortalUser":
         """A logged-in browser-like client of the agency portal (its own cookies)."""
         user = PortalUser(httpx.Client(base_url=str(self.http.base_url), timeout=30))
-        response = user.login(username, password or f"sandi-{username}-12345")
+        response = user.login(username, password or password_of(username))
         assert response.status_code == 303, response.text
         return user
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def password_of(username: str) -> str:
+    """The password ``System.account`` gives: one the portal's password rule accepts."""
+    return f"Lubang-{username}-di-Awang-Long"
 
 
 class PortalUser:
@@ -242,10 +247,11 @@ class PortalUser:
     def __init__(self, http: httpx.Client) -> None:
         self.http = http
 
-    def login(self, username: str, password: str) -> httpx.Response:
+    def login(self, username: str, password: str, headers: dict[str, str] | None = None) -> httpx.Response:
         page = self.http.get("/agency/login")
         token = CSRF_RE.search(page.text).group(1)  # type: ignore[union-attr]
-        return self.http.post("/agency/login", data={"csrf_token": token, "username": username, "password": password})
+        return self.http.post("/agency/login", data={"csrf_token": token, "username": username, "password": password},
+                              headers=headers)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.get(path, **kwargs)
