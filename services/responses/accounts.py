@@ -139,6 +139,13 @@ class Accounts:
         return [{"username": r.username, "name": r.name, "role": r.role, "active": r.active,
                  "locked": r.username in locked} for r in rows]
 
+    def unlock(self, username: str | None = None, client: str | None = None) -> int:
+        """Forget the failed logins of a username (from every address) or of an address (``kesah account unlock``)."""
+        with database.writing(self.engine) as conn:
+            if username is not None:
+                return _unlock(conn, username)
+            return conn.execute(login_failures.delete().where(login_failures.c.client == (client or "")[:64])).rowcount
+
     # --- logging in ----------------------------------------------------------------
 
     def login(self, username: str, password: str, client: str = "") -> tuple[str, str]:
@@ -166,8 +173,12 @@ class Accounts:
         session_id, csrf = auth.new_session_id(), auth.new_csrf_token()
         with database.writing(self.engine) as conn:
             database.write_lock(conn, f"login:{client}")
-            conn.execute(login_failures.delete().where(login_failures.c.username_key == key,
-                                                       login_failures.c.client == client))
+            pair = login_failures.c.username_key == key, login_failures.c.client == client
+            before = conn.execute(sa.select(login_failures.c.failures).where(*pair)).scalar() or 1
+            conn.execute(login_failures.delete().where(*pair))
+            if before > 1:  # this attempt was counted too; more means it followed failures: worth a look
+                log.warning("portal login of account %s from %s after %d failed attempts in a row",
+                            typed, client or "an unknown address", before - 1)
             spread = conn.execute(sa.select(login_failures).where(
                 login_failures.c.username_key == auth.EVERY_USERNAME, login_failures.c.client == client)).first()
             if spread is not None:
@@ -237,9 +248,10 @@ def _failures(row: Any) -> auth.Failures:
                          auth.parse(row.last_failure_at))
 
 
-def _unlock(conn: Any, username: str) -> None:
-    """An admin who resets or reactivates an account ends its locks from every address."""
-    conn.execute(login_failures.delete().where(login_failures.c.username_key == auth.username_key(username)))
+def _unlock(conn: Any, username: str) -> int:
+    """Forget a username's failed logins from every address (a new password, reactivation, the CLI)."""
+    return conn.execute(
+        login_failures.delete().where(login_failures.c.username_key == auth.username_key(username))).rowcount
 
 
 def _check_password(password: str, username: str, name: str, agency: Any) -> None:

@@ -16,9 +16,12 @@ def register(sub: Any) -> None:
     p.set_defaults(run=agency)
 
     p = sub.add_parser("account", help="agency portal accounts")
-    p.add_argument("action", choices=("add",))
-    p.add_argument("username")
-    p.add_argument("--role", choices=("staff", "admin", "operator"), required=True)
+    p.add_argument("action", choices=("add", "unlock"),
+                   help="add: create an account; unlock: forget the failed logins of USERNAME (from every "
+                        "address) or of --address (over every username)")
+    p.add_argument("username", nargs="?")
+    p.add_argument("--address", help="unlock: the client address whose failed logins are forgotten")
+    p.add_argument("--role", choices=("staff", "admin", "operator"))
     p.add_argument("--agency", help="the agency of a staff or admin account")
     p.add_argument("--name", help="the person's name (default: the username)")
     p.add_argument("--password-stdin", action="store_true",
@@ -39,6 +42,12 @@ def agency(args: argparse.Namespace) -> int:
 
 
 def account(args: argparse.Namespace) -> int:
+    if args.action == "unlock":
+        return unlock(args)
+    if not args.username:
+        raise CliError("account add needs a USERNAME")
+    if not args.role:
+        raise CliError("account add needs --role staff, admin or operator")
     from . import passwords
     from .accounts import AccountError
     from .store import Responses
@@ -56,4 +65,19 @@ def account(args: argparse.Namespace) -> int:
     finally:
         responses.store.engine.dispose()
     print(f"account {args.username} ({args.role}) created" + ("" if args.password_stdin else f"; password: {password}"))
+    return 0
+
+
+def unlock(args: argparse.Namespace) -> int:
+    from .store import Responses
+
+    if bool(args.username) == bool(args.address):
+        raise CliError("account unlock needs a USERNAME or --address ADDRESS, not both")
+    responses = Responses.open(settings())
+    try:
+        forgotten = responses.accounts.unlock(username=args.username, client=args.address)
+    finally:
+        responses.store.engine.dispose()
+    whose = f"username {args.username}" if args.username else f"address {args.address}"
+    print(f"forgot {forgotten} failed-login record(s) of {whose}; it may log in again")
     return 0

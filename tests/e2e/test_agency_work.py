@@ -307,9 +307,12 @@ def test_an_attacker_elsewhere_never_locks_the_real_user_out_and_meets_a_doublin
     assert LOCKED.format(1) in attempt(work, "eko", password, attacker).text
     # ... while the real user, elsewhere, logs in, and that does not unlock the attacker.
     assert failures(work, "eko", office) is None
+    assert WRONG in attempt(work, "eko", "salah-ketik-sekali", office).text
     user = anonymous(work)
     assert user.login("eko", password, headers={"x-forwarded-for": office}).status_code == 303
     assert user.get("/agency/inbox").status_code == 200
+    assert failures(work, "eko", office) is None  # a success ends its count
+    assert "portal login of account eko from 198.51.100.7 after 1 failed attempts in a row" in work.logs("web")
     assert LOCKED.format(1) in attempt(work, "eko", password, attacker).text
     # After the minute, the next failure locks for two, the one after for four.
     end_lock(work, "eko", attacker)
@@ -362,6 +365,11 @@ def test_one_address_trying_many_usernames_is_slowed_down_without_touching_other
     assert LOCKED.format(1) in attempt(work, "gita", password, sprayer).text
     assert attempt(work, "gita", password, "198.51.100.8").status_code == 303
     assert "portal logins locked for every username from 203.0.113.120" in work.logs("web")
+    # An office behind that address, once the operator knows it was them: unlock the address.
+    status, output = work.kesah("account", "unlock", "--address", sprayer)
+    assert status == 0 and output.startswith(f"forgot {auth.ADDRESS_BACKOFF.free + 1} failed-login record(s)"), output
+    assert attempt(work, "gita", password, sprayer).status_code == 303
+    assert work.kesah("account", "unlock")[0] == 2
 
 
 def test_common_or_derived_passwords_are_refused_by_the_command_line_and_the_portal(
