@@ -321,11 +321,14 @@ def test_an_attacker_elsewhere_never_locks_the_real_user_out_and_meets_a_doublin
     assert LOCKED.format(4) in attempt(work, "eko", "tebakan-lagi-salah", attacker).text
     assert failures(work, "eko", attacker) == 7
     assert "portal logins locked for account eko from 203.0.113.66" in work.logs("web")
-    # A new password from an admin ends the locks; a success ends the count of its own address.
-    reset = {"action": "password", "username": "eko", "agency": "dlh", "password": "Sapu-jalan-dekat-pasar-7"}
     ops = work.portal("ops")
+    assert "eko</td>" in ops.get("/agency/staff?agency=dlh").text
+    assert "masuk dikunci sementara dari alamat yang berulang kali gagal" in ops.get("/agency/staff?agency=dlh").text
+    # A new password from an admin ends the locks.
+    reset = {"action": "password", "username": "eko", "agency": "dlh", "password": "Sapu-jalan-dekat-pasar-7"}
     assert ops.post("/agency/staff", reset).status_code == 303
     assert failures(work, "eko", attacker) is None
+    assert "masuk dikunci" not in ops.get("/agency/staff?agency=dlh").text
     assert attempt(work, "eko", "Sapu-jalan-dekat-pasar-7", attacker).status_code == 303
     assert to_login(user.get("/agency/inbox"))  # the reset ended the session too
     user.close()
