@@ -19,7 +19,14 @@ def test_agency_staff_logs_in_answers_and_the_public_page_shows_it(system: Syste
     desktop.goto(f"{base}/agency")
     desktop.wait_for_url("**/agency/login**")
     screenshot(desktop, "login")
+    # A typo first: the one refusal, the username kept in the form.
     desktop.get_by_label("Nama pengguna").fill("budi")
+    desktop.get_by_label("Kata sandi").fill("bukan-kata-sandinya")
+    desktop.get_by_role("button", name="Masuk").click()
+    refusal = desktop.get_by_role("alert").inner_text()
+    assert refusal.startswith("Nama pengguna atau kata sandi salah, atau terlalu banyak percobaan gagal.")
+    assert desktop.get_by_label("Nama pengguna").input_value() == "budi"
+    screenshot(desktop, "login-refused")
     desktop.get_by_label("Kata sandi").fill(password)
     desktop.get_by_role("button", name="Masuk").click()
 
