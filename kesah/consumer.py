@@ -25,6 +25,7 @@ from nameko.amqp.publish import Publisher
 from nameko.messaging import Consumer
 
 from . import broker
+from .database import transient
 from .contracts import ContractError, RecordedEvent, check_event, utc_now
 from .signing import Keyring
 
@@ -97,13 +98,6 @@ class Inbox(Consumer):
 MAX_BACKOFF_SECONDS = 30.0
 
 
-def transient(exc: BaseException) -> bool:
-    """Errors of the infrastructure, not of the event: worth waiting out."""
-    from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
-
-    if isinstance(exc, (OperationalError, PoolTimeout, ConnectionError, TimeoutError)):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 inbox = Inbox.decorator

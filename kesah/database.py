@@ -233,6 +233,16 @@ def make_green() -> None:
     extensions.set_wait_callback(wait_callback)
 
 
+def transient(exc: BaseException) -> bool:
+    """Errors of the infrastructure, not of the work: the database is away, restarting, failing over,
+    or out of connections. Worth waiting out; never worth doing the same work again at once."""
+    from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
+
+    if isinstance(exc, (OperationalError, PoolTimeout, ConnectionError, TimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def write_lock(conn: Connection, name: str) -> None:
     """Serialize writers of one kind in a PostgreSQL database until the transaction ends.
 

@@ -10,7 +10,10 @@ result, and goes on while more are queued; the others just wait for theirs.
 Nobody's result is returned before the commit that holds it.
 
 If a batch fails, each of its items is written again alone, so one bad
-item fails only its own caller.
+item fails only its own caller; unless the database failed (``transient``:
+away, failing over, the connection lost): then every caller gets the error.
+Each item alone would fail the same way, and a batch whose COMMIT lost its
+answer may be stored after all: written again, it would be stored twice.
 
 ``SharedTransaction`` applies this to event handlers: each handler's work
 runs in one write transaction shared with the handlers that arrived
@@ -24,6 +27,8 @@ from __future__ import annotations
 import sys
 import threading
 from typing import Any, Callable, ContextManager, Generic, Sequence, TypeVar
+
+from .database import transient
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -86,7 +91,7 @@ class GroupCommit(Generic[Item, Result]):
         try:
             results = list(self.write_batch([w.item for w in batch]))
         except Exception as exc:
-            if len(batch) == 1:
+            if len(batch) == 1 or transient(exc):
                 self._settle(batch, error=exc)
                 return
             for waiter in batch:  # find the bad one: each alone

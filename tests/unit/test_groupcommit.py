@@ -86,3 +86,34 @@ def test_a_bad_item_fails_only_its_own_caller() -> None:
             futures[3].result(5)
         assert {i: f.result(5) for i, f in futures.items() if i != 3} == {i: i * 10 for i in range(6) if i != 3}
     assert [3] not in write.batches
+
+
+def test_when_the_database_fails_every_caller_gets_the_error_and_nothing_is_written_again() -> None:
+    # A connection lost during COMMIT leaves the batch perhaps stored (a failover, a network reset):
+    # written again item by item, each complaint would be stored twice.
+    from sqlalchemy.exc import OperationalError
+
+    class FailingOver(Recorder):
+        def __call__(self, items: Sequence[int]) -> list[int]:
+            if self.batches:  # the first batch commits, then the primary is gone
+                self.current = list(items)
+                self.failed.append(list(items))
+                raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+            return super().__call__(items)
+
+    write = FailingOver()
+    write.failed = []
+    group = GroupCommit(write)
+    write.release.clear()
+    with ThreadPoolExecutor(6) as pool:
+        futures = {i: pool.submit(group.write, i) for i in range(6)}
+        queued(group, 6, write)
+        write.release.set()
+        errors = {}
+        for i, future in futures.items():
+            try:
+                future.result(5)
+            except OperationalError as exc:
+                errors[i] = exc
+    assert len(write.batches) == 1 and sorted(errors) == sorted(set(range(6)) - set(write.batches[0]))
+    assert len(write.failed) == 1, f"written again after the database failed: {write.failed}"
