@@ -268,3 +268,18 @@ def test_the_dockerfile_builds_one_non_root_image_from_the_lock() -> None:
     compile(check[2], "HEALTHCHECK", "exec")
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignored[1] == "*" or "*" in ignored
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_postgres_acknowledges_a_commit_only_once_a_replica_has_it(overlay: str) -> None:
+    # What the failover drill (rehearsal/postgres.py) needs for zero loss; docs/runbook.md.
+    spec = named(render(overlay), "Cluster")["kesah-postgres"]["spec"]
+    synchronous = spec["postgresql"]["synchronous"]
+    assert synchronous["number"] >= 1 and synchronous.get("dataDurability", "required") == "required"
+    assert spec["postgresql"]["parameters"].get("synchronous_commit", "on") in ("on", "remote_apply")
+    # A primary lost, a synchronous replica still left beside the promoted one.
+    assert spec["instances"] >= synchronous["number"] + 2
+    broken = json.loads(json.dumps(named(render(overlay), "Cluster")["kesah-postgres"]))
+    broken["spec"]["postgresql"]["synchronous"]["dataDurability"] = "best-effort"
+    with pytest.raises(jsonschema.ValidationError, match="best-effort"):
+        validate(broken)
