@@ -17,7 +17,9 @@ from .report import CannotRun, Outcome, table, write
 ROOT = Path(__file__).resolve().parent.parent
 
 # name -> "module:function"; each function takes ``small: bool`` and returns a list of Outcome.
-DRILLS: dict[str, str] = {}
+DRILLS: dict[str, str] = {
+    "postgres-failover": "rehearsal.postgres:failover",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
