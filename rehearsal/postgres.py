@@ -319,7 +319,9 @@ def _tally(fault: str, system: "System", load: Load, cluster: Cluster, killed: s
     """
     import collections
 
+    settling = time.monotonic()
     outcome = tally(fault, system, load)
+    settled = time.monotonic() - settling
     where = _where_lost(system, load) if outcome.lost else ""
     titles = collections.Counter(
         number for e in system.events("intake", ["ComplaintSubmitted"])
@@ -335,7 +337,7 @@ def _tally(fault: str, system: "System", load: Load, cluster: Cluster, killed: s
     outcome.note = (f"{killed} killed, {cluster.primary.name} promoted "  # type: ignore[union-attr]
                     f"{cluster.promoted_at - cluster.killed_at:.1f} s later; answers {statuses}; "
                     f"{stored_unanswered} stored without a 201 (answer lost with the primary); "
-                    f"{twice} stored twice; {dead}{where}")
+                    f"{twice} stored twice; {dead}; counted {settled:.0f} s after the load stopped{where}")
     return outcome
 
 
