@@ -86,7 +86,10 @@ def label(url: Any) -> str:
     parsed = make_url(url) if isinstance(url, str) else url
     if parsed.get_backend_name() == "sqlite":
         return str(Path(parsed.database).resolve()) if parsed.database and parsed.database != ":memory:" else ":memory:"
-    return f"postgresql {parsed.host or ''}/{parsed.database or ''}"
+    # A multi-host URL (?host=a:p&host=b:p, the writable one chosen at connect) names its hosts in the query.
+    hosts = parsed.query.get("host") or ()
+    host = parsed.host or ",".join([hosts] if isinstance(hosts, str) else hosts)
+    return f"postgresql {host}/{parsed.database or ''}"
 
 
 def sqlite_path(url: str) -> Path | None:
