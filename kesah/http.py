@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -87,6 +90,99 @@ EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]
 }
 
 
+class NotJSON(ValueError):
+    """A body that is not JSON text; the message, in Indonesian, says why."""
+
+
+NOT_JSON = "Badan permintaan harus berupa JSON yang valid."
+UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
+NUL_TEXT = "Teks tidak boleh berisi karakter NUL (\\u0000)."
+SURROGATE_TEXT = "Teks berisi karakter Unicode yang tidak sah (surrogate tanpa pasangan)."
+MAX_INTEGER_DIGITS = 309  # beyond a double's range (1.8e308): no value of ours is that big
+
+
+def _no_constant(name: str) -> Any:
+    raise NotJSON(f"{NOT_JSON} {name} bukan angka JSON.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise NotJSON(f"{NOT_JSON} Angka {text[:20]} terlalu besar.")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise NotJSON(f"{NOT_JSON} Angka terlalu besar.")
+    return int(text)
+
+
+def _unstorable(value: Any) -> str | None:
+    """What is wrong with the first bad text in a parsed JSON value (keys too), or None."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if problem := text_problem(item):
+                return problem
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    """Why a text cannot be kept, in Indonesian; None when it can.
+
+    Half of a UTF-16 pair (JSON's lone ``\\ud800``) is no character: UTF-8
+    cannot hold it, so it can be neither hashed, signed nor stored. NUL
+    (``\\u0000``, ``%00``) is one, but PostgreSQL's text cannot hold it.
+    """
+    if "\x00" in text:
+        return NUL_TEXT
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogates are the only code points UTF-8 refuses
+        return SURROGATE_TEXT
+    return None
+
+
+def parse_json(body: bytes | str) -> Any:
+    """A JSON body as RFC 8259 has it, or NotJSON.
+
+    Python's json module is laxer: it takes NaN and Infinity, turns 1e400 into
+    infinity and a lone ``\\ud800`` escape into a string that cannot be encoded
+    as UTF-8, so it could be neither hashed, signed nor stored. Every JSON
+    body of every face is read here, the signed webhooks' too.
+    """
+    try:
+        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
+    except NotJSON:
+        raise
+    except RecursionError:
+        raise NotJSON(f"{NOT_JSON} Terlalu banyak tingkat bersarang.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise NotJSON(NOT_JSON) from None
+    # In bytes only an escape can make NUL or a surrogate (raw bytes were decoded as UTF-8): look when there is one.
+    if not isinstance(body, bytes) or UNSTORABLE_ESCAPE.search(body):
+        if problem := _unstorable(value):
+            raise NotJSON(problem)
+    return value
+
+
+async def read_form(request: Request, **limits: Any) -> FormData:
+    """The request's form (``limits`` as Starlette's ``form()`` takes them), or ApiError 400 for a text it cannot keep."""
+    form = await request.form(**limits)
+    for value in form.values():
+        if isinstance(value, str) and (problem := text_problem(value)):
+            await form.close()
+            raise ApiError(400, problem)
+    return form
+
+
 async def read_json(request: Request, max_bytes: int = 64 * 1024) -> Any:
     """The request's JSON body, or an ApiError saying what is wrong with it."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -96,9 +192,9 @@ async def read_json(request: Request, max_bytes: int = 64 * 1024) -> Any:
     if len(body) > max_bytes:
         raise ApiError(413)
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "Badan permintaan harus berupa JSON yang valid.") from None
+        return parse_json(body)
+    except NotJSON as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 class SecurityHeaders:
@@ -124,6 +220,19 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RefuseNul:
+    """Answers 400 to an address with NUL in its path or query (``%00``): no handler can keep or look it up."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")):
+            await error_response(400, "Alamat berisi karakter NUL (%00) yang tidak sah.")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 Check = health.Check
@@ -164,7 +273,7 @@ def create_app(
     from starlette.routing import Route
 
     paths = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_page)]
-    middleware = [Middleware(SecurityHeaders)] + list(kwargs.pop("middleware", []))
+    middleware = [Middleware(SecurityHeaders), Middleware(RefuseNul)] + list(kwargs.pop("middleware", []))
     return Starlette(routes=paths + list(routes), exception_handlers=EXCEPTION_HANDLERS, middleware=middleware,
                      **kwargs)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
-from kesah import reference
+from kesah import http, reference
 from kesah.contracts import KINDS, VISIBILITIES
 
 REQUIRED = "Wajib diisi."
@@ -23,8 +23,14 @@ def text(*, required: bool = False, min_len: int = 0, max_len: int, label: str) 
     return fields.String(
         required=required,
         error_messages=messages,
-        validate=validate.Length(min=min_len, max=max_len, error=error),
+        validate=[validate.Length(min=min_len, max=max_len, error=error), unicode_text],
     )
+
+
+def unicode_text(value: str) -> None:
+    """A text intake can sign and every store can keep (no NUL, no half of a UTF-16 pair): forms and imports."""
+    if problem := http.text_problem(value):
+        raise ValidationError(problem)
 
 
 class ReporterSchema(Schema):

@@ -172,7 +172,9 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
                        "Aduan belum terkirim; silakan isi ulang dengan foto yang lebih kecil.")
             return form(request, empty, {"form": [message]}, 413)
         try:
-            submitted = await request.form(max_files=1, max_fields=30, max_part_size=FORM_OVERHEAD)
+            submitted = await http.read_form(request, max_files=1, max_fields=30, max_part_size=FORM_OVERHEAD)
+        except http.ApiError as exc:
+            return form(request, empty, {"form": [f"{exc.detail} Silakan isi ulang."]}, 400)
         except HTTPException:
             return form(request, empty, {"form": ["Isian formulir tidak dapat dibaca. Silakan isi ulang."]}, 400)
         values = {k: v if isinstance(v := submitted.get(k), str) else "" for k in FORM_FIELDS}
@@ -325,7 +327,7 @@ def create_app(settings: config.Settings | None = None, intake: Intake | None = 
         context: dict = {"code": code, "message": None, "ok": False}
         status = 200
         if request.method == "POST":
-            form = await request.form(max_fields=10)
+            form = await http.read_form(request, max_fields=10)
             status, context["message"] = await run_in_threadpool(follow_up, code, dict(form))
             context["ok"] = status == 201
             status = 200 if status == 201 else status

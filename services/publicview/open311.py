@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kesah import reference
+from kesah import http, reference
 from kesah.pages import WITA
 
 from . import listing
@@ -281,7 +281,7 @@ def routes(view: PublicView, intake_url: str, status_labels: Mapping[str, str]) 
             params = dict(request.query_params)
             jurisdiction = params.get("jurisdiction_id")
             if request.method == "POST":
-                form = await request.form()
+                form = await http.read_form(request)
                 params = {k: v for k, v in form.multi_items() if isinstance(v, str)}
                 jurisdiction = params.get("jurisdiction_id") or jurisdiction
             if jurisdiction and jurisdiction != JURISDICTION:

@@ -131,7 +131,9 @@ def new_csrf_token() -> str:
 
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:
-    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+    # compare_digest takes str only when it is ASCII: compare bytes, so any typed token is merely wrong.
+    return bool(expected) and bool(given) and hmac.compare_digest(
+        str(expected).encode("utf-8", "replace"), str(given).encode("utf-8", "replace"))
 
 
 class CookieSigner:

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from kesah import config, lifecycle, reference
+from kesah import config, http, lifecycle, reference
 from kesah.pages import tanggal
 
 from . import auth, domain
@@ -105,7 +105,7 @@ class Portal:
             form = None
             try:
                 if request.method == "POST":
-                    form = await request.form(max_fields=MAX_FORM_FIELDS)
+                    form = await self.form(request)
                     if not auth.csrf_matches(session.csrf_token, form.get("csrf_token")):  # type: ignore[arg-type]
                         raise Refusal(403, "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi.")
                 return await handler(request, session, form)
@@ -132,6 +132,12 @@ class Portal:
         response.set_cookie(name, value, max_age=max_age, path="/agency", httponly=True, samesite="lax",
                             secure=self.settings.secure_cookies)
 
+    async def form(self, request: Request) -> FormData:
+        try:
+            return await http.read_form(request, max_fields=MAX_FORM_FIELDS)
+        except http.ApiError as exc:
+            raise Refusal(exc.status_code, str(exc.detail)) from None
+
     async def rpc(self, method: str, service: str = "routing", **kwargs: Any) -> Any:
         """Ask a service (routing unless named); an answer ``{"error": ...}`` is shown as a refusal."""
         answer = await run_in_threadpool(self.services[service].call, method, **kwargs)
@@ -154,7 +160,10 @@ class Portal:
         return response
 
     async def login(self, request: Request) -> Response:
-        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        try:
+            form = await self.form(request)
+        except Refusal as exc:
+            return self.error(request, None, exc.status, exc.message)
         expected = self.signer.unsign(request.cookies.get(LOGIN_COOKIE))
         if not auth.csrf_matches(expected, form.get("csrf_token")):  # type: ignore[arg-type]
             return self.error(request, None, 403, "Formulir masuk kedaluwarsa. Muat ulang halaman lalu coba lagi.")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
 
@@ -65,7 +66,14 @@ def importable_channel(name: str) -> bool:
     return bool(config.CHANNEL_NAME_RE.match(name)) and name != "web"
 
 
-def iso_from_unix(seconds: float) -> str:
+# What a post's time can be: from 1970 to the end of year 9999 (datetime's last).
+LATEST_UNIX = 253402300799
+
+
+def iso_from_unix(seconds: float) -> str | None:
+    """Unix seconds as the store's UTC text; None for no moment a post can have (NaN, infinite, out of range)."""
+    if not math.isfinite(seconds) or not 0 <= seconds <= LATEST_UNIX:
+        return None
     moment = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -57,14 +57,21 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+ID_LIMIT = 200  # ComplaintSubmitted's limit on a post's source id
+
+
 def _ident(value: Any) -> str:
-    return str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    """An id as text; "" for what is none (a list, a bool, text longer than any of Meta's ids)."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return text if len(text) <= ID_LIMIT else ""
 
 
 def _time(value: Any, millis: bool = False) -> str | None:
+    if isinstance(value, bool):
+        return None
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return iso_from_unix(seconds / 1000 if millis else seconds)
 
@@ -88,7 +95,8 @@ class MetaWebhook:
     def posts(self, payload: Any) -> list[Post]:
         if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
             raise Malformed("not a Meta webhook notification: expected an object with an entry list")
-        channel = OBJECT_CHANNELS.get(payload.get("object"))  # type: ignore[arg-type]
+        subscribed = payload.get("object")
+        channel = OBJECT_CHANNELS.get(subscribed) if isinstance(subscribed, str) else None
         if channel is None:
             return []  # an object we did not subscribe to for complaints
         found: list[Post] = []

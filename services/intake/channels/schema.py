@@ -22,18 +22,20 @@ from ..schemas import text as text_field
 from . import Post, iso_from_unix
 
 def parse_time(value: Any) -> str | None:
-    """ISO 8601 or Unix seconds as the store's UTC text; None when it is neither."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return iso_from_unix(float(value))
-    if isinstance(value, str) and value.strip().isdigit():
-        return iso_from_unix(float(value.strip()))
+    """ISO 8601 or Unix seconds as the store's UTC text; None when it is neither, or no moment a post can have."""
     try:
-        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return iso_from_unix(float(value))
+        if isinstance(value, str) and value.strip().isdecimal():
+            return iso_from_unix(float(value.strip()))
+        if not isinstance(value, str):
+            return None
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))  # Bontang's own clock (WITA)
+        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, OverflowError):  # "²" is a digit float() refuses; year 1 minus 8 hours is before year 1
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))  # Bontang's own clock (WITA)
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class PostSchema(Schema):
@@ -76,7 +78,7 @@ class PostSchema(Schema):
     @validates("posted_at")
     def known_time(self, value: Any, **kwargs: Any) -> None:
         if parse_time(value) is None:
-            raise ValidationError("Waktu kiriman harus ISO 8601 atau detik Unix.")
+            raise ValidationError("Waktu kiriman harus ISO 8601 atau detik Unix (tahun 1970 sampai 9999).")
 
     @validates("kelurahan")
     def known_kelurahan(self, value: str, **kwargs: Any) -> None:
@@ -85,6 +87,31 @@ class PostSchema(Schema):
 
 
 POST = PostSchema()
+MAX_POSTS = 500
+
+
+class DeliverySchema(Schema):
+    """A delivery of the generic signed webhook: ``sent_at`` (checked with the signature) and its posts."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    error_messages = {"type": "Data harus berupa objek JSON dengan sent_at dan posts."}
+
+    sent_at = fields.Raw(required=True, metadata={
+        "description": "Unix seconds or ISO 8601; within KESAH_WEBHOOK_TOLERANCE_SECONDS of now",
+        "oneOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]})
+    posts = fields.List(
+        fields.Nested(PostSchema), required=True,
+        validate=[validate.Length(min=1, error="Harus berupa daftar kiriman yang tidak kosong."),
+                  validate.Length(max=MAX_POSTS, error=f"Paling banyak {MAX_POSTS} kiriman sekali kirim.")],
+        error_messages={"required": "Harus berupa daftar kiriman yang tidak kosong.",
+                        "null": "Harus berupa daftar kiriman yang tidak kosong.",
+                        "invalid": "Harus berupa daftar kiriman yang tidak kosong."},
+    )
+
+
+DELIVERY = DeliverySchema()
 
 
 def post_from(channel: str, loaded: dict[str, Any]) -> Post:
@@ -101,4 +128,4 @@ def post_from(channel: str, loaded: dict[str, Any]) -> Post:
     )
 
 
-__all__ = ["POST", "PostSchema", "REQUIRED", "parse_time", "post_from"]
+__all__ = ["DELIVERY", "DeliverySchema", "MAX_POSTS", "POST", "PostSchema", "REQUIRED", "parse_time", "post_from"]

@@ -18,16 +18,16 @@ part arrived.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Mapping
 
 from marshmallow import ValidationError
 
+from kesah import http
+
 from . import Malformed, Post, Unauthenticated, signature_matches
-from .schema import POST, parse_time, post_from
+from .schema import DELIVERY, parse_time, post_from
 
 SIGNATURE_HEADER = "x-kesah-signature"
-MAX_POSTS = 500
 
 
 def sent_at_seconds(value: Any) -> float | None:
@@ -47,9 +47,9 @@ class SignedWebhook:
         if not signature_matches(self.secret, body, headers.get(SIGNATURE_HEADER)):
             raise Unauthenticated("X-Kesah-Signature does not sign this body with the channel's secret")
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise Malformed("Badan permintaan harus berupa JSON yang valid.") from None
+            payload = http.parse_json(body)
+        except http.NotJSON as exc:
+            raise Malformed(str(exc)) from None
         sent = sent_at_seconds(payload.get("sent_at")) if isinstance(payload, dict) else None
         if sent is None:
             raise Malformed("Data kiriman tidak valid.", {"sent_at": ["Wajib diisi: detik Unix atau ISO 8601."]})
@@ -57,15 +57,8 @@ class SignedWebhook:
             raise Unauthenticated(f"sent_at is {now - sent:.0f}s away from now: a replay or a wrong clock")
 
     def posts(self, payload: Any) -> list[Post]:
-        if not isinstance(payload, dict):
-            raise Malformed("Data harus berupa objek JSON dengan sent_at dan posts.")
-        items = payload.get("posts")
-        if not isinstance(items, list) or not items:
-            raise Malformed("Data kiriman tidak valid.", {"posts": ["Harus berupa daftar kiriman yang tidak kosong."]})
-        if len(items) > MAX_POSTS:
-            raise Malformed("Data kiriman tidak valid.", {"posts": [f"Paling banyak {MAX_POSTS} kiriman sekali kirim."]})
         try:
-            loaded = POST.load(items, many=True)
+            loaded = DELIVERY.load(payload)
         except ValidationError as exc:
-            raise Malformed("Data kiriman tidak valid.", {"posts": exc.messages}) from None
-        return [post_from(self.channel, item) for item in loaded]
+            raise Malformed("Data kiriman tidak valid.", exc.messages) from None  # type: ignore[arg-type]
+        return [post_from(self.channel, item) for item in loaded["posts"]]
