@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from kesah import config, diskspace, http, pages, reference, watch
+from kesah import config, diskspace, http, openapi, pages, reference, watch
 
 from . import charts, listing, open311, opendata, statistics, transparency
 from .pagecache import PageCache
@@ -196,6 +196,9 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             raise http.ApiError(404, "Aduan dengan kode itu tidak ditemukan.")
         return JSONResponse(opendata.public_json(doc))
 
+    async def openapi_document(request: Request) -> JSONResponse:
+        return JSONResponse(openapi.document())
+
     async def not_found_or_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 500:
@@ -226,6 +229,7 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             Route("/data/kunci-publik.json", public_keys),
             Route("/api/complaints/{code}", cache.serve(complaint_api)),
             Route("/api/status", status_api),
+            Route(openapi.PATH, openapi_document),  # every face's, served by the public one
             *open311.routes(view, settings.intake_url, STATUS_LABELS),
             *transparency.routes(view, page),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
