@@ -100,6 +100,7 @@ def _paths() -> dict[str, dict[str, Any]]:
 
     ref = reference.load()
     kinds = sorted(ref.kinds)
+    kelurahan = {"type": "string", "enum": sorted(ref.kelurahan)}
     form_submission = {
         **{k: _text(5000) for k in ("kind", "title", "body", "kelurahan", "address", "name", "phone", "email")},
         "visibility": {"type": "string", "enum": ["public", "anonymous", "confidential"]},
@@ -109,7 +110,7 @@ def _paths() -> dict[str, dict[str, Any]]:
         "secret": _text(200), "action": {"type": "string", "enum": ["selesai", "buka"]}, "comment": _text(2000)}}
     list_filters = [
         _query("q", "full-text search"), _query("jenis", "kind", {"type": "string", "enum": kinds}),
-        _query("kelurahan", "kelurahan"), _query("instansi", "agency id"), _query("status", "status"),
+        _query("kelurahan", "kelurahan", kelurahan), _query("instansi", "agency id", {"type": "string", "enum": sorted(a.id for a in ref.agencies)}), _query("status", "status"),
         _query("dari", "first day, YYYY-MM-DD", {"type": "string", "format": "date"}),
         _query("sampai", "last day, YYYY-MM-DD", {"type": "string", "format": "date"}),
         _query("halaman", "page number", {"type": "integer", "minimum": 1}),
@@ -223,7 +224,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             parameters=[_query("text", "a text to test the rules with"), _query("kind", "kind"),
                         _query("kelurahan", "kelurahan")], methods=("get", "post")),
         "/agency/posts": _portal("social-media posts waiting for a kind or kelurahan (operators)", {
-            "post_id": _text(60), "kind": {"type": "string", "enum": kinds}, "kelurahan": _text(60)},
+            "post_id": _text(60), "kind": {"type": "string", "enum": kinds}, "kelurahan": kelurahan},
             parameters=[_query("kode", "the tracking code just submitted")], methods=("get", "post")),
         "/agency/static/{path}": {"get": {"tags": ["agency portal"], "summary": "the portal's stylesheet",
                                           "parameters": [{"name": "path", "in": "path", "required": True, "schema": _text(100)}],
@@ -277,7 +278,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "required": True, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
                     "api_key": _text(100), "service_code": {"type": "string", "enum": kinds},
                     "description": _text(4000), "address_string": _text(300), "lat": _text(30), "long": _text(30),
-                    "attribute[kelurahan]": _text(60), "attribute[title]": _text(200),
+                    "attribute[kelurahan]": kelurahan, "attribute[title]": _text(200),
                     "first_name": _text(100), "last_name": _text(100), "phone": _text(30), "email": _text(200)}}}}}),
         },
         "/open311/v2/requests/{id}.{fmt}": {"get": _open311("one service request", [

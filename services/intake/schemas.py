@@ -33,6 +33,10 @@ def unicode_text(value: str) -> None:
         raise ValidationError(problem)
 
 
+# The reference spelling, for the OpenAPI document (any case and spacing of them is accepted).
+KELURAHAN = sorted(reference.load().kelurahan)
+
+
 class ReporterSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -65,7 +69,8 @@ class SubmissionSchema(Schema):
     )
     title = text(required=True, min_len=5, max_len=200, label="Judul")
     body = text(required=True, min_len=10, max_len=5000, label="Isi aduan")
-    kelurahan = fields.String(required=True, error_messages={"required": REQUIRED, "null": NOT_NULL, "invalid": NOT_TEXT})
+    kelurahan = fields.String(required=True, error_messages={"required": REQUIRED, "null": NOT_NULL, "invalid": NOT_TEXT},
+                              metadata={"enum": KELURAHAN, "description": "matched without case or spacing"})
     address = text(max_len=300, label="Alamat")
     visibility = fields.String(
         load_default="public",

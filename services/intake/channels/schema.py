@@ -17,7 +17,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 
 from kesah.contracts import KINDS
 
-from ..schemas import NOT_NULL, NOT_TEXT, REQUIRED, canonical_kelurahan
+from ..schemas import KELURAHAN, NOT_NULL, NOT_TEXT, REQUIRED, canonical_kelurahan
 from ..schemas import text as text_field
 from . import Post, iso_from_unix
 
@@ -58,7 +58,8 @@ class PostSchema(Schema):
         error_messages={"invalid": NOT_TEXT},
         validate=validate.OneOf(KINDS, error="Jenis harus salah satu dari: " + ", ".join(KINDS) + "."),
     )
-    kelurahan = fields.String(allow_none=True, error_messages={"invalid": NOT_TEXT})
+    kelurahan = fields.String(allow_none=True, error_messages={"invalid": NOT_TEXT},
+                              metadata={"enum": KELURAHAN, "description": "matched without case or spacing"})
 
     @pre_load
     def tidy(self, data: Any, **kwargs: Any) -> Any:
