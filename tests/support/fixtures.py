@@ -50,9 +50,8 @@ def system(make_system: Callable[..., System]) -> System:
     return make_system().start()
 
 
-@pytest.fixture(scope="module")
-def shared_system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """One started system for all tests of a module: for checks that only read or add."""
+def module_system(tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None) -> Iterator[System]:
+    """A started system for every test of a module, with its own vhost (and databases), removed afterwards."""
     from tests.support import services
 
     vhost = services.create_vhost()
@@ -60,7 +59,7 @@ def shared_system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     for name in databases:
         services.create_pg_database(name)
     urls = {s: services.pg_url(d) for s, d in zip(SERVICES, databases)} or None
-    system = System(tmp_path_factory.mktemp("shared-system"), vhost, urls)
+    system = System(tmp_path_factory.mktemp("shared-system"), vhost, urls, extra_env)
     try:
         yield system.start()
     finally:
@@ -68,3 +67,9 @@ def shared_system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         services.delete_vhost(vhost)
         for name in databases:
             services.drop_pg_database(name)
+
+
+@pytest.fixture(scope="module")
+def shared_system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """One started system for all tests of a module: for checks that only read or add."""
+    yield from module_system(tmp_path_factory)
