@@ -11,8 +11,8 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.datastructures import FormData
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -166,8 +166,9 @@ def parse_json(body: bytes | str) -> Any:
         raise NotJSON(f"{NOT_JSON} Terlalu banyak tingkat bersarang.") from None
     except (ValueError, UnicodeDecodeError):
         raise NotJSON(NOT_JSON) from None
-    # In bytes only an escape can make NUL or a surrogate (raw bytes were decoded as UTF-8): look when there is one.
-    if not isinstance(body, bytes) or UNSTORABLE_ESCAPE.search(body):
+    # In UTF-8 bytes only an escape can make NUL or a surrogate (the rest was decoded): look when there is one.
+    utf8 = isinstance(body, bytes) and json.detect_encoding(body).startswith("utf-8")
+    if not utf8 or UNSTORABLE_ESCAPE.search(body):  # type: ignore[arg-type]
         if problem := _unstorable(value):
             raise NotJSON(problem)
     return value

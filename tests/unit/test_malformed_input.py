@@ -30,6 +30,7 @@ GOOD = {"kind": "keluhan", "title": "Jalan berlubang", "body": "Lubang besar di 
     (b'{"\\ud800": "key"}', "surrogate"),
     (b'{"posts": [{"text": ["\\udc00"]}]}', "surrogate"),
     (b'{"title": "a\\u0000b"}', "NUL"),
+    ('{"title": "\\ud800"}'.encode("utf-16"), "surrogate"),  # the escape in UTF-16 bytes
     (b"[" * 100_000, "bersarang"),
     (b'{"title": ', "JSON yang valid"),
     (b"\xff\xfe\xfa", "JSON yang valid"),
