@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 from typing import Any, Callable, Iterator
 
 import httpx
@@ -69,6 +70,7 @@ class Tally:
     def __init__(self) -> None:
         self.sent = 0
         self.server_errors: list[str] = []
+        self.statuses: Counter[int] = Counter()
 
     def send(self, request: Callable[[], Any], what: Callable[[], str]) -> Any:
         self.sent += 1
@@ -77,12 +79,14 @@ class Tally:
         except (httpx.TransportError, requests.ConnectionError) as exc:
             self.server_errors.append(f"dropped ({exc.__class__.__name__}): {what()}")
             return None
+        self.statuses[response.status_code] += 1
         if response.status_code >= 500:
             self.server_errors.append(f"{response.status_code}: {what()}\n    -> {response.text[:300]}")
         return response
 
     def report(self, name: str) -> str:
-        return f"{name}: {self.sent} requests, {len(self.server_errors)} x 5xx"
+        statuses = " ".join(f"{status}x{count}" for status, count in sorted(self.statuses.items()))
+        return f"{name}: {self.sent} requests, {len(self.server_errors)} x 5xx ({statuses})"
 
 
 def test_no_operation_of_the_served_document_answers_5xx(fuzzed: System) -> None:
