@@ -274,3 +274,30 @@ def test_signed_webhooks_refuse_malformed_deliveries_without_5xx(fuzzed: System)
     taken = [p for p in submitted if p.get("source_id") in refused]
     assert not taken, f"{len(taken)} posts of refused deliveries became complaints: {taken[:3]}"
     assert any(p.get("channel") == CHANNEL for p in submitted), "no good delivery became a complaint"
+
+
+def test_every_json_endpoint_refuses_what_no_store_can_keep(fuzzed: System) -> None:
+    """Issue 13's first case and its kin, on every face that reads JSON: a 400 with the reason, nothing stored."""
+    token = {"authorization": f"Bearer {fuzzed.tokens['pupr']}"}
+    good = {"kind": "keluhan", "title": "Jalan berlubang di depan pasar", "body": "Lubang besar, sudah dua minggu.",
+            "kelurahan": "Bontang Baru"}
+    endpoints = [("/api/complaints", good, "title", {}),
+                 ("/api/intake/complaints/KJ4MX7PA/follow-up", {"secret": "x", "action": "buka"}, "comment", {}),
+                 ("/api/agency/complaints/KJ4M-X7PA/responses", {"body": "Sudah kami tangani."}, "body", token),
+                 (f"/api/intake/channels/{CHANNEL}", {"sent_at": time.time(), "posts": [_post("issue-13")]}, "sent_at", {})]
+    before = len(fuzzed.events("intake", ["ComplaintSubmitted"]))
+    wrong = []
+    with httpx.Client(base_url=fuzzed.http.base_url, timeout=60) as client:
+        for path, payload, field, headers in endpoints:
+            for value in BROKEN:
+                body = json.dumps({**payload, field: value}, allow_nan=True).encode("ascii")
+                signature = {"x-kesah-signature": sign(CHANNEL_SECRET, body)} if "/channels/" in path else {}
+                response = client.post(path, content=body,
+                                       headers={"content-type": "application/json", **headers, **signature})
+                if response.status_code != 400 or not response.json().get("message"):
+                    wrong.append(f"{path} {field}={value!r}: {response.status_code} {response.text[:200]}")
+        response = client.get("/aduan", params={"q": "a\x00b"})
+        if response.status_code != 400:
+            wrong.append(f"/aduan?q=a%00b: {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+    assert len(fuzzed.events("intake", ["ComplaintSubmitted"])) == before
