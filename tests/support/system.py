@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import socket
 import time
@@ -33,10 +34,32 @@ DEFAULT_COMPLAINT = {
 }
 
 
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now and outside the kernel's ephemeral range.
+
+    A port the kernel hands out (bind to 0) is also what it hands to the next
+    outgoing connection, so between choosing it and a server binding it, some
+    process's connection to RabbitMQ or PostgreSQL can take it ("address
+    already in use"). Ports below the ephemeral range are only taken by a bind.
+    """
+    ephemeral = _ephemeral_ports()
+    candidates = [p for p in range(20000, 32000) if p not in ephemeral]
+    for port in random.sample(candidates, 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 20.0, message: str = "condition", interval: float = 0.05) -> Any:
@@ -182,16 +205,6 @@ class System:
         doc = self.wait_public(code, lambda c: c.get("agency") is not None, timeout)
         self.assigned(code, doc["agency"]["id"], timeout)
         return doc
-
-    def assigned(self, code: str, agency: str, timeout: float = 20.0) -> dict[str, Any]:
-        """The complaint as the agency's API lists it, once responses has handled its routing."""
-
-        def check() -> dict[str, Any] | None:
-            response = self.http.get("/api/agency/complaints", headers={"authorization": f"Bearer {self.tokens[agency]}"})
-            assert response.status_code == 200, response.text
-            return next((c for c in response.json()["complaints"] if c["tracking_code"] == code), None)
-
-        return wait_until(check, timeout, f"complaint {code} in {agency}'s inbox")
 
     def assigned(self, code: str, agency: str, timeout: float = 20.0) -> None:
         """Wait until responses knows the complaint is routed to the agency (publicview may know first)."""
