@@ -5,7 +5,17 @@
 # dependencies at the locked versions, none of the test tools).
 
 # The base image is pinned by version here; a release pins it by digest too (python:3.11.7-slim-bookworm@sha256:...).
-FROM python:3.11.7-slim-bookworm AS build
+# A machine without a registry builds on a base of its own: scripts/build-image passes
+# BASE=localhost/kesah-base:bookworm (Debian's python3, made with debootstrap).
+# checkov:skip=CKV_DOCKER_7: FROM names the BASE build arg, whose default is pinned by version; tests/deploy/test_manifests.py checks that pin
+ARG BASE=python:3.11.7-slim-bookworm
+FROM ${BASE} AS build
+# Where pip finds packages, only when the build machine needs it (a proxy's index and CA bundle);
+# unset, pip uses PyPI. Build args of this stage only: the runtime image keeps none of them.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_TRUSTED_HOST
+ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -17,7 +27,7 @@ RUN /opt/kesah/bin/pip install --constraint requirements.lock . \
     && /opt/kesah/bin/pip check \
     && /opt/kesah/bin/kesah --help > /dev/null
 
-FROM python:3.11.7-slim-bookworm
+FROM ${BASE}
 LABEL org.opencontainers.image.title="kesah-etam" \
       org.opencontainers.image.description="Kota Bontang citizen complaints as a signed event log" \
       org.opencontainers.image.licenses="Proprietary"

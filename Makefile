@@ -1,5 +1,5 @@
 # Thin wrappers: the scripts and the `kesah` command do the work.
-.PHONY: up test test-fast bench bench-smoke rehearsal rehearsal-small lock lock-checkov
+.PHONY: up test test-fast bench bench-smoke rehearsal rehearsal-small image lock lock-checkov
 
 up:
 	@scripts/bootstrap
@@ -38,7 +38,7 @@ bench-smoke:
 
 # Production rehearsal (docs/runbook.md): real infrastructure broken under load,
 # a table of complaints accepted, visible, lost, duplicated and stall seconds.
-rehearsal:
+rehearsal: image
 	@scripts/bootstrap
 	@scripts/ensure-services test
 	.venv/bin/python -m rehearsal
@@ -47,6 +47,11 @@ rehearsal-small:
 	@scripts/bootstrap
 	@scripts/ensure-services test
 	.venv/bin/python -m rehearsal --small
+
+# The Dockerfile's image built here, with no registry: a debootstrap base (made once) and podman,
+# both from Debian's packages; as root. The full rehearsal runs the system from it.
+image:
+	scripts/build-image
 
 # Regenerate requirements.lock from what pyproject.toml asks for.
 lock:

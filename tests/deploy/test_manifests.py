@@ -257,7 +257,9 @@ def test_every_container_runs_a_kesah_command() -> None:
 def test_the_dockerfile_builds_one_non_root_image_from_the_lock() -> None:
     text = (ROOT / "Dockerfile").read_text()
     instructions = [line for line in re.sub(r"\\\n", " ", text).splitlines() if line and not line.startswith("#")]
-    froms = [i.split()[1] for i in instructions if i.startswith("FROM ")]
+    # The base is a build arg (scripts/build-image passes a local one); its default is production's pin.
+    args = dict(i[len("ARG "):].split("=", 1) for i in instructions if i.startswith("ARG ") and "=" in i)
+    froms = [re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], i.split()[1]) for i in instructions if i.startswith("FROM ")]
     assert len(froms) >= 2, "multi-stage"
     for image in froms:
         assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", image), image
