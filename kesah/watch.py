@@ -2,7 +2,8 @@
 
 A ``Watchdog`` runs its ``Watch``es every ``KESAH_VERIFY_INTERVAL`` seconds
 (the owner's log integrity, publicview's journal and projection, lag). Each
-round's finding:
+round's finding (a watch that raises is a finding too: its check could not
+run, which is a problem, never the last verdict kept):
 
 - feeds ``/readyz`` (a watch with a problem makes the process unready) and
   ``/metrics``;
@@ -50,6 +51,22 @@ class Finding:
 
     problem: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def could_not_run(cls, name: str, exc: BaseException) -> "Finding":
+        """A check that raised: it cannot vouch for anything, so it fails (unready, an alert, kesah_check_failed)."""
+        why = reason(exc)
+        return cls(f"{name} check could not run: {why}", {COULD_NOT_RUN: why})
+
+
+COULD_NOT_RUN = "could_not_run"
+
+
+def reason(exc: BaseException) -> str:
+    """An exception in one line: the driver's own error for a database's (not SQLAlchemy's SQL and link)."""
+    inner = getattr(exc, "orig", None) or exc
+    text = (str(inner).strip().splitlines() or [""])[0]
+    return f"{inner.__class__.__name__}: {text}" if text else inner.__class__.__name__
 
 
 class Watch(Protocol):
@@ -114,11 +131,10 @@ class Watchdog:
         for watch in self.watches:
             try:
                 finding = watch.round()
-            except Exception as exc:  # cannot check now (database down...): keep the last verdict
+            except Exception as exc:  # a check that cannot run (database down or damaged...) fails
                 self.errors += 1
-                log.warning("%s: %s check could not run: %s: %s", self.service, watch.name,
-                            exc.__class__.__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-                continue
+                finding = Finding.could_not_run(watch.name, exc)
+                log.warning("%s: %s", self.service, finding.problem, exc_info=log.isEnabledFor(logging.DEBUG))
             self._settle(watch.name, finding)
         self.rounds += 1
         self.last_round_at = time.time()
@@ -153,13 +169,15 @@ class Watchdog:
         return health.Probes(self.checks(), self.families)
 
     def families(self) -> list[Family]:
-        ok = Family("kesah_check_ok", "gauge", "1 when the last round of a self-check found no problem")
+        ok, failed = _verdict_families()
         for watch in self.watches:
             finding = self.findings.get(watch.name)
             if finding is not None:
                 ok.add(0 if finding.problem else 1, service=self.service, check=watch.name)
+                failed.add(COULD_NOT_RUN in finding.details, service=self.service, check=watch.name)
         families = [
             ok,
+            failed,
             Family("kesah_check_rounds_total", "counter", "self-check rounds run").add(
                 self.rounds, service=self.service),
             Family("kesah_check_errors_total", "counter", "self-checks that could not run").add(
@@ -193,10 +211,14 @@ def record(engine: Engine, name: str, finding: Finding) -> None:
 def recorded(engine: Engine) -> dict[str, dict[str, Any]]:
     """name -> {problem, details, checked_at}: what the service's worker found last."""
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.select(watch_status)).all()
+        return _recorded(engine)
     except sa.exc.DBAPIError:
         return {}  # no worker has recorded anything yet (or the database is down: the store check says so)
+
+
+def _recorded(engine: Engine) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(watch_status)).all()
     return {
         r.name: {"problem": r.problem, "details": json.loads(r.details), "checked_at": r.checked_at}
         for r in rows
@@ -204,11 +226,17 @@ def recorded(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def recorded_checks(engine: Engine, names: Sequence[str]) -> dict[str, health.Check]:
-    """Readiness checks of an HTTP face: the verdicts its service's worker recorded."""
+    """Readiness checks of an HTTP face: the verdicts its service's worker recorded.
+
+    A verdict that cannot be read is a problem: the face cannot say the check passed.
+    """
 
     def check(name: str) -> health.Check:
         def problem() -> str | None:
-            entry = recorded(engine).get(name)
+            try:
+                entry = _recorded(engine).get(name)
+            except sa.exc.DBAPIError as exc:
+                return f"the worker's verdict cannot be read: {reason(exc)}"
             return entry["problem"] if entry else None
 
         return problem
@@ -217,7 +245,13 @@ def recorded_checks(engine: Engine, names: Sequence[str]) -> dict[str, health.Ch
 
 
 def recorded_families(engine: Engine, service: str) -> list[Family]:
-    ok = Family("kesah_check_ok", "gauge", "1 when the last round of a self-check found no problem")
+    ok, failed = _verdict_families()
     for name, entry in sorted(recorded(engine).items()):
         ok.add(0 if entry["problem"] else 1, service=service, check=name)
-    return [ok]
+        failed.add(COULD_NOT_RUN in entry["details"], service=service, check=name)
+    return [ok, failed]
+
+
+def _verdict_families() -> tuple[Family, Family]:
+    return (Family("kesah_check_ok", "gauge", "1 when the last round of a self-check found no problem"),
+            Family("kesah_check_failed", "gauge", "1 when the last round of a self-check could not run"))
