@@ -66,7 +66,7 @@ class Alerter:
 # same to the city's operators. Commands stay as they are typed.
 
 _CHECKS = {"integrity": "integritas log", "projection": "proyeksi halaman publik", "lag": "keterlambatan",
-           "disk": "ruang disk"}
+           "disk": "ruang disk", "database": "berkas basis data"}
 
 _KINDS = {
     "changed": "isinya diubah",
@@ -90,6 +90,18 @@ def _log_problem(report: dict[str, Any]) -> str | None:
 def message(service: str, check: str, summary: str, details: dict[str, Any]) -> str:
     """What a firing alert says in Bahasa Indonesia (pure: made from the finding's details)."""
     head = f"Kesah Etam PERINGATAN ({service}):"
+    if details.get("could_not_run"):
+        return (f"{head} pemeriksaan {_CHECKS.get(check, check)} tidak dapat berjalan ({details['could_not_run']}); "
+                "layanan dianggap tidak siap sampai pemeriksaan itu berjalan lagi.")
+    if check == "database" and details.get("damage"):
+        if details.get("moved_to"):
+            done = (f"berkas itu sudah dipindahkan ke {details['moved_to']} (disimpan untuk penyelidikan) dan "
+                    "basis data baru sedang diisi ulang otomatis dari log pemilik")
+        elif "moved_to" in details:
+            done = "basis data baru sedang diisi ulang otomatis dari log pemilik"
+        else:
+            done = "jalankan: kesah replay publicview --from sources"
+        return f"{head} berkas basis data {details.get('path')} rusak ({details['damage']}); {done}."
     if check == "integrity":
         found = [p for p in map(_log_problem, details.get("reports") or [details]) if p]
         if found:

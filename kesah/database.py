@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime as dt
 import errno
+import fcntl
 import os
 import random
 import sqlite3
@@ -50,13 +52,14 @@ def create_engine(url: str, *, durable: bool = True, small: bool = False) -> Eng
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
-            _use_wal(cursor)
+            _use_wal(cursor, parsed.database)
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         if parsed.database and parsed.database != ":memory:":
             _follow_the_file(engine, parsed.database)
+            _notice_damage(engine, parsed.database)
         _count_disk_full(engine, label(parsed))
 
         @sa.event.listens_for(engine, "begin")
@@ -143,7 +146,7 @@ def _count_disk_full(engine: Engine, name: str) -> None:
                 _disk_full_errors[name] += 1
 
 
-def _use_wal(cursor: sqlite3.Cursor, *, patience: float = 30.0) -> None:
+def _use_wal(cursor: sqlite3.Cursor, path: str | None = None, *, patience: float = 30.0) -> None:
     """Put the database in WAL mode, waiting out other connections doing the same.
 
     The switch needs the file's exclusive lock, and SQLite answers "database
@@ -158,6 +161,10 @@ def _use_wal(cursor: sqlite3.Cursor, *, patience: float = 30.0) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) and path and emptied_under_wal(path):
+                # Not a race to wait out: the file was emptied while others still use its log.
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {path} is empty "
+                                            "while its write-ahead log is not") from None
             if "locked" not in str(exc) or time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause + random.uniform(0, pause))
@@ -190,6 +197,171 @@ def _follow_the_file(engine: Engine, path: str) -> None:
     def _checkout(dbapi_connection, record, proxy):  # type: ignore[no-untyped-def]
         if record.info.get("file") != file_identity(path):
             raise sa.exc.DisconnectionError(f"database file {path} was deleted or replaced")
+
+
+# --- a damaged SQLite file -------------------------------------------------------------------
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# SQLite's primary result codes that mean the file itself is damaged (extended codes keep them in the low byte).
+_DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+_DAMAGE_TEXTS = ("file is not a database", "database disk image is malformed")
+
+
+def damage(exc: BaseException) -> str | None:
+    """What is wrong with a database file when ``exc`` says it is damaged; None for any other error.
+
+    Garbage written over a file is "file is not a database", a cut or
+    overwritten page "database disk image is malformed". Such a file does
+    not mend by waiting: it is replaced (publicview) or restored (an owner).
+    """
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if not isinstance(orig, sqlite3.DatabaseError):
+        return None
+    code = getattr(orig, "sqlite_errorcode", None)
+    text = str(orig).splitlines()[0] if str(orig) else orig.__class__.__name__
+    if isinstance(code, int) and (code & 0xFF) in _DAMAGE_CODES:
+        return text
+    return text if any(known in text for known in _DAMAGE_TEXTS) else None
+
+
+def file_damage(path: str | os.PathLike[str]) -> str | None:
+    """What is wrong with an SQLite database file, judged from its first 100 bytes; None when it looks whole.
+
+    A file that is not there is not damaged (it will be made). Every file
+    this code opens is put in WAL mode at once, which writes the header, so
+    an empty file is one that was cut, not one being made.
+    """
+    try:
+        head = _read_head(os.fspath(path))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    if not head:
+        return "it is empty (0 bytes)"
+    if len(head) < 100 or not head.startswith(SQLITE_HEADER):
+        return "it is not an SQLite database (its header is wrong)"
+    return None
+
+
+_heads: dict[tuple[int, int], int] = {}
+_spare: list[int] = []
+
+
+def _read_head(path: str) -> bytes:
+    """The file's first 100 bytes, through a descriptor this process keeps open for that file.
+
+    Closing any descriptor of a file drops every POSIX lock the process holds
+    on it, SQLite's included: a connection would then look like the last one
+    to another process, which checkpoints and deletes the -wal and -shm the
+    connection still uses. So the descriptor is never closed (one per file
+    ever checked, a handful over a process's life).
+    """
+    identity = file_identity(path)
+    if identity is None:
+        raise FileNotFoundError(path)
+    descriptor = _heads.get(identity)
+    if descriptor is None:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        opened = os.fstat(descriptor)
+        identity = (opened.st_dev, opened.st_ino)  # the file may have been replaced meanwhile
+        if identity in _heads:
+            _spare.append(descriptor)  # closing it would drop the locks too
+            descriptor = _heads[identity]
+        else:
+            _heads[identity] = descriptor
+    return os.pread(descriptor, 100, 0)
+
+
+def emptied_under_wal(path: str) -> bool:
+    """The file is empty while its write-ahead log holds pages: it was cut under running connections."""
+    try:
+        return os.path.getsize(path) == 0 and os.path.getsize(f"{path}-wal") > 0
+    except OSError:
+        return False
+
+
+def sqlite_file(engine_or_url: Engine | str) -> str | None:
+    """The path of an SQLite database file, as a string; None for PostgreSQL or an in-memory database."""
+    path = sqlite_path(engine_or_url.url if isinstance(engine_or_url, Engine) else engine_or_url)  # type: ignore[arg-type]
+    return None if path is None else str(path)
+
+
+_seen_damage: dict[str, tuple[tuple[int, int] | None, str]] = {}
+
+
+def damage_seen(path: str) -> str | None:
+    """The damage an engine of this process met on the file now at ``path``, if any (forgotten once replaced)."""
+    seen = _seen_damage.get(os.path.abspath(path))
+    if seen is None or seen[0] != file_identity(path):
+        return None
+    return seen[1]
+
+
+def _notice_damage(engine: Engine, path: str) -> None:
+    """Remember a damaged file (for the self-watch), and drop the connection that met it.
+
+    A connection to a damaged file may go on answering from pages it holds
+    (its cache, the write-ahead log); a fresh one meets the damage at once.
+    """
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _error(context):  # type: ignore[no-untyped-def]
+        found = damage(context.original_exception)
+        if found is not None:
+            _seen_damage[os.path.abspath(path)] = (file_identity(path), found)
+            context.is_disconnect = True
+
+
+def move_aside(path: str, expected: tuple[int, int] | None = None, now: dt.datetime | None = None) -> Path | None:
+    """Rename a damaged SQLite file, with its -wal and -shm, to ``<path>.corrupt-<UTC time>``; kept for forensics.
+
+    ``expected``: the identity of the file found damaged; None is returned,
+    and nothing moved, when another process has replaced it meanwhile. Its
+    -wal and -shm go first and again last: a new database at the path must
+    never pick up the old one's log. Processes using the old file follow to
+    the new one (``_follow_the_file``); SQLite does not checkpoint into, or
+    delete the log of, a file that has moved.
+    """
+    source = Path(path)
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    with _directory_lock(source.parent):
+        if not source.exists() or (expected is not None and file_identity(path) != expected):
+            return None
+        target = source.with_name(f"{source.name}.corrupt-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = source.with_name(f"{source.name}.corrupt-{stamp}-{n}")
+        for suffix in ("-wal", "-shm"):
+            _rename_if_there(Path(f"{source}{suffix}"), Path(f"{target}{suffix}"))
+        os.rename(source, target)
+        for suffix in ("-wal", "-shm"):  # made by a connection to the old file meanwhile
+            _rename_if_there(Path(f"{source}{suffix}"), Path(f"{target}{suffix}.late"))
+        descriptor = os.open(source.parent, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    return target
+
+
+def _rename_if_there(source: Path, target: Path) -> None:
+    try:
+        os.rename(source, target)
+    except FileNotFoundError:
+        pass
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """One process at a time moves files in the directory (the worker healing, an operator's replay)."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 @contextlib.contextmanager
@@ -242,6 +414,8 @@ def transient(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
 
     if isinstance(exc, (OperationalError, PoolTimeout, ConnectionError, TimeoutError)):
+        return True
+    if damage(exc) is not None:  # a damaged file: publicview replaces it by itself, an operator restores an owner's
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 

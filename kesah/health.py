@@ -21,7 +21,7 @@ import logging
 import threading
 from typing import Any, Callable, Iterable, Mapping
 
-from . import metrics
+from . import database, metrics
 
 log = logging.getLogger("kesah.health")
 
@@ -61,13 +61,25 @@ def only(checks: Mapping[str, Check], names: Iterable[str]) -> Mapping[str, Chec
 
 
 def database_check(engine: Any) -> Check:
-    """The database answers a trivial query."""
+    """The database answers; an SQLite file must also be whole (its header, its tables).
+
+    ``SELECT 1`` alone succeeds on garbage or an emptied file: it reads no page.
+    """
+    path = database.sqlite_file(engine)
 
     def check() -> str | None:
+        if path is not None and (found := database.file_damage(path)):
+            return f"database file {path} is damaged: {found}"
         try:
             with engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
+                if path is None:
+                    conn.exec_driver_sql("SELECT 1")
+                elif not conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
+                    return f"database file {path} is damaged: it holds no tables"
         except Exception as exc:  # any failure makes the process unready
+            found = database.damage(exc)
+            if found is not None:
+                return f"database file {path} is damaged: {found}"
             return f"database: {exc.__class__.__name__}"
         return None
 

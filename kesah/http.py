@@ -8,7 +8,7 @@ import math
 import re
 from typing import Any, Awaitable, Callable
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.datastructures import FormData
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import health, metrics
+from . import database, health, metrics
 
 log = logging.getLogger("kesah.http")
 
@@ -83,9 +83,17 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(503, MESSAGES[503])
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    # A damaged database file is the service's trouble, not the request's: 503 until it is replaced or restored.
+    if database.damage(exc) is not None:
+        return await _database_unavailable(request, exc)
+    return await _server_error(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     HTTPException: _http_exception,
     OperationalError: _database_unavailable,
+    DatabaseError: _database_error,
     Exception: _server_error,
 }
 

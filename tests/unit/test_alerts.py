@@ -39,3 +39,20 @@ def test_lag_and_unknown_checks_still_say_something_useful() -> None:
     assert "tertinggal 1500 peristiwa" in message("publicview", "lag", "...", {"lag": 1500})
     other = message("relay", "outbox", "outbox stuck for 300s", {})
     assert "pemeriksaan outbox menemukan masalah" in other and "outbox stuck for 300s" in other
+
+
+def test_a_check_that_could_not_run_says_so_and_why() -> None:
+    text = message("publicview", "integrity", "integrity check could not run: DatabaseError: file is not a database",
+                   {"could_not_run": "DatabaseError: file is not a database"})
+    assert "pemeriksaan integritas log tidak dapat berjalan (DatabaseError: file is not a database)" in text
+    assert "tidak siap" in text
+
+
+def test_a_damaged_database_file_says_where_it_went_or_what_to_run() -> None:
+    moved = message("publicview", "database", "...", {"path": "/var/kesah/publicview.db", "damage": "it is empty (0 bytes)",
+                                                      "moved_to": "/var/kesah/publicview.db.corrupt-20261207T024621Z"})
+    assert "berkas basis data /var/kesah/publicview.db rusak (it is empty (0 bytes))" in moved
+    assert "dipindahkan ke /var/kesah/publicview.db.corrupt-20261207T024621Z" in moved and "diisi ulang" in moved
+    by_hand = message("publicview", "database", "...", {"path": "/var/kesah/publicview.db",
+                                                        "damage": "file is not a database"})
+    assert "kesah replay publicview --from sources" in by_hand

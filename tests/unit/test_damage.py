@@ -1,0 +1,114 @@
+"""Telling a damaged SQLite file from other database trouble, and moving one aside."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kesah import database, health
+
+
+def sqlite_error(text: str, code: int | None = None) -> sqlite3.DatabaseError:
+    error = sqlite3.DatabaseError(text)
+    if code is not None:
+        error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return error
+
+
+@pytest.mark.parametrize("error, expected", [
+    (sqlite_error("file is not a database", 26), "file is not a database"),
+    (sqlite_error("database disk image is malformed", 11), "database disk image is malformed"),
+    (sqlite_error("malformed inverted index for FTS5 table", 11 | (1 << 8)), "malformed inverted index for FTS5 table"),
+    (sqlite_error("database disk image is malformed: x.db is empty while its write-ahead log is not"),
+     "database disk image is malformed: x.db is empty while its write-ahead log is not"),
+])
+def test_damage_is_named_from_the_drivers_error(error: sqlite3.DatabaseError, expected: str) -> None:
+    assert database.damage(error) == expected
+    wrapped = sa.exc.DatabaseError("SELECT 1", {}, error)
+    assert database.damage(wrapped) == expected
+
+
+@pytest.mark.parametrize("error", [
+    sqlite3.OperationalError("database is locked"),
+    sqlite3.OperationalError("no such table: journal"),
+    sqlite3.IntegrityError("UNIQUE constraint failed: journal.event_id"),
+    sqlite_error("database or disk is full", 13),
+    ValueError("file is not a database"),  # not the database's error at all
+])
+def test_other_errors_are_not_damage(error: Exception) -> None:
+    assert database.damage(error) is None
+
+
+def make_database(path: Path) -> None:
+    engine = database.create_engine(f"sqlite:///{path}")
+    with database.writing(engine) as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    engine.dispose()
+
+
+def test_a_file_is_judged_by_its_header(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.db"
+    make_database(whole)
+    assert database.file_damage(whole) is None
+    assert database.file_damage(tmp_path / "not-there.db") is None  # it will be made
+    (tmp_path / "empty.db").write_bytes(b"")
+    assert database.file_damage(tmp_path / "empty.db") == "it is empty (0 bytes)"
+    (tmp_path / "garbage.db").write_bytes(os.urandom(8192))
+    assert database.file_damage(tmp_path / "garbage.db") == "it is not an SQLite database (its header is wrong)"
+
+
+def test_the_store_check_sees_garbage_and_an_emptied_file(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    make_database(path)
+    engine = database.create_engine(f"sqlite:///{path}")
+    check = health.database_check(engine)
+    assert check() is None
+    data = path.read_bytes()
+    path.write_bytes(os.urandom(len(data)))
+    assert "is damaged: it is not an SQLite database" in (check() or "")
+    path.write_bytes(b"")
+    assert "is damaged: it is empty (0 bytes)" in (check() or "")
+    engine.dispose()
+
+
+def test_an_engine_remembers_the_damage_it_met_until_the_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    make_database(path)
+    engine = database.create_engine(f"sqlite:///{path}")
+    with open(path, "r+b") as fh:  # garbage past the header: only a read of the pages finds it
+        fh.seek(100)
+        fh.write(os.urandom(os.path.getsize(path) - 100))
+    with pytest.raises(sa.exc.DatabaseError):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT * FROM t").all()
+    assert database.damage_seen(str(path)) is not None
+    engine.dispose()
+    database.move_aside(str(path))
+    make_database(path)
+    assert database.damage_seen(str(path)) is None
+
+
+def test_moving_aside_keeps_the_file_and_its_log_under_a_timestamp(tmp_path: Path) -> None:
+    path = tmp_path / "publicview.db"
+    for suffix, content in (("", b"garbage"), ("-wal", b"log"), ("-shm", b"index")):
+        Path(f"{path}{suffix}").write_bytes(content)
+    found = database.file_identity(str(path))
+    now = dt.datetime(2026, 12, 7, 2, 30, 5, tzinfo=dt.timezone.utc)
+    target = database.move_aside(str(path), found, now=now)
+    assert target == tmp_path / "publicview.db.corrupt-20261207T023005Z"
+    assert target.read_bytes() == b"garbage"
+    assert Path(f"{target}-wal").read_bytes() == b"log" and Path(f"{target}-shm").read_bytes() == b"index"
+    assert not any(Path(f"{path}{s}").exists() for s in ("", "-wal", "-shm"))
+
+    # Another process replaced it meanwhile: the new file is not the one found damaged, so it stays.
+    path.write_bytes(b"more garbage")
+    assert database.move_aside(str(path), found, now=now) is None
+    assert path.read_bytes() == b"more garbage"
+    second = database.move_aside(str(path), database.file_identity(str(path)), now=now)
+    assert second == tmp_path / "publicview.db.corrupt-20261207T023005Z-2"
