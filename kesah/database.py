@@ -197,11 +197,16 @@ def _follow_the_file(engine: Engine, path: str) -> None:
     def _checkout(dbapi_connection, record, proxy):  # type: ignore[no-untyped-def]
         if record.info.get("file") != file_identity(path):
             raise sa.exc.DisconnectionError(f"database file {path} was deleted or replaced")
+        # A connection opened before the file was damaged may answer from its cache, or wait 30 s on a
+        # lock (blocking an eventlet worker whole): it is dropped, and a new one is refused at once.
+        if file_damage(path) is not None:
+            raise sa.exc.DisconnectionError(f"database file {path} is damaged")
 
 
 # --- a damaged SQLite file -------------------------------------------------------------------
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+EMPTY = "it is empty (0 bytes)"
 # SQLite's primary result codes that mean the file itself is damaged (extended codes keep them in the low byte).
 _DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 _DAMAGE_TEXTS = ("file is not a database", "database disk image is malformed")
@@ -238,7 +243,7 @@ def file_damage(path: str | os.PathLike[str]) -> str | None:
     except OSError as exc:
         return f"it cannot be read ({exc.strerror})"
     if not head:
-        return "it is empty (0 bytes)"
+        return EMPTY
     if len(head) < 100 or not head.startswith(SQLITE_HEADER):
         return "it is not an SQLite database (its header is wrong)"
     return None
@@ -304,6 +309,17 @@ def _notice_damage(engine: Engine, path: str) -> None:
     A connection to a damaged file may go on answering from pages it holds
     (its cache, the write-ahead log); a fresh one meets the damage at once.
     """
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _refuse(dialect, record, cargs, cparams):  # type: ignore[no-untyped-def]
+        # A damaged file is refused at once: SQLite would read what the -wal holds of it, and wait for
+        # locks. An empty file is a new one, unless it was emptied under a live write-ahead log.
+        if emptied_under_wal(path):
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {path} is empty "
+                                        "while its write-ahead log is not")
+        found = file_damage(path)
+        if found is not None and found != EMPTY:
+            raise sqlite3.DatabaseError(f"file is not a database: {path}: {found}")
 
     @sa.event.listens_for(engine, "handle_error")
     def _error(context):  # type: ignore[no-untyped-def]

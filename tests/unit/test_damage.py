@@ -112,3 +112,34 @@ def test_moving_aside_keeps_the_file_and_its_log_under_a_timestamp(tmp_path: Pat
     assert path.read_bytes() == b"more garbage"
     second = database.move_aside(str(path), database.file_identity(str(path)), now=now)
     assert second == tmp_path / "publicview.db.corrupt-20261207T023005Z-2"
+
+
+def test_an_engine_stops_using_a_file_damaged_under_it(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    engine = database.create_engine(f"sqlite:///{path}")
+    with database.writing(engine) as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    with engine.connect() as conn:  # a pooled connection, opened while the file was whole
+        conn.exec_driver_sql("SELECT * FROM t").all()
+    with engine.connect() as conn:
+        # Everything in the file, nothing in the -wal: closing the connection cannot write the header back.
+        conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    with open(path, "r+b") as fh:
+        fh.write(b"\xff" * 100)
+    # The pooled connection could still answer from the -wal; it is dropped, and a new one refused.
+    with pytest.raises(sa.exc.DatabaseError) as raised:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT * FROM t").all()
+    assert database.damage(raised.value) == f"file is not a database: {path}: it is not an SQLite database " \
+                                            "(its header is wrong)"
+    engine.dispose()
+
+
+def test_a_new_file_is_empty_until_made_and_is_not_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    path.write_bytes(b"")  # as another process's connect leaves it for a moment
+    engine = database.create_engine(f"sqlite:///{path}")
+    with database.writing(engine) as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    assert database.file_damage(path) is None
+    engine.dispose()
