@@ -7,8 +7,9 @@ page can say how far behind the public view is, and catches up over RPC
 - once per source after start: whatever the owner's log holds beyond what
   the journal holds (a new instance with an empty database fills itself; a
   publicview that was down gets what its inbox lost);
-- when its watchdog found the journal damaged (KESAH_SELF_HEAL on): every
-  source again from the first event the journal lacks.
+- when its watchdog found the journal damaged, or moved a damaged database
+  file aside (KESAH_SELF_HEAL on): every source again from the first event
+  the journal lacks.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import eventlet
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
-from kesah.config import OWNERS
+from kesah.config import OWNERS, Settings
 from kesah.consumer import Rejected, accept, inbox
 from kesah.contracts import ContractError
 from kesah.dependencies import Resource, SelfWatch
 
-from . import recovery
+from . import recovery, storefile
 from .store import PublicView
 from .watch import publicview_watchdog
 
@@ -34,6 +35,12 @@ CONSUMER = "publicview"
 HEADS_EVERY_SECONDS = 5
 HEAD_TIMEOUT_SECONDS = 3
 PAGE_TIMEOUT_SECONDS = 30
+
+
+def open_view(settings: Settings) -> PublicView:
+    """The handlers' view; a damaged file found at start is moved aside first (the catch-up refills the new one)."""
+    storefile.heal_at_start(settings)
+    return PublicView.open(settings)
 
 
 class CatchUp:
@@ -46,7 +53,7 @@ class CatchUp:
 class PublicviewService:
     name = "publicview"
 
-    view = Resource(PublicView.open)
+    view = Resource(open_view)
     caught_up = Resource(CatchUp)
     watchdog = SelfWatch(publicview_watchdog)
     intake = RpcProxy("intake")

@@ -1,10 +1,12 @@
 """publicview watching itself: its journal, its projection, its lag behind the owners.
 
 Each round verifies the journal (every owner's chain in it), then compares
-the projection with a rebuild from the journal. With KESAH_SELF_HEAL on,
-publicview repairs what it owns: complaints whose projected document differs
-from their journal are projected again. The round that finds damage still
-reports it (an alert, one interval unready), saying what was healed.
+the projection with a rebuild from the journal, and checks that the SQLite
+file itself is whole. With KESAH_SELF_HEAL on, publicview repairs what it
+owns: complaints whose projected document differs from their journal are
+projected again; a damaged file is moved aside and a new one refilled from
+the owners' logs. The round that finds damage still reports it (an alert,
+unready), saying what was healed.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kesah import broker, config, database, diskspace, health, signing, stores, verify
+from kesah import broker, config, database, diskspace, health, schema, signing, stores, verify
 from kesah.alerts import Alerter
 from kesah.eventstore import Head
 from kesah.metrics import Family
 from kesah.watch import Finding, Watchdog, cooperate
 
-from . import integrity
+from . import integrity, storefile
 from .store import PublicView
 
 
@@ -41,6 +43,13 @@ class JournalIntegrity:
     @property
     def ok(self) -> bool:
         return bool(self.reports) and all(r.ok for r in self.reports)
+
+    def start_over(self) -> None:
+        """The journal is a new one (its file was replaced): nothing verified before holds for it."""
+        self.anchors.clear()
+        self.reached.clear()
+        self.reports = []
+        self.refill_requested = True
 
     def still_ok(self) -> bool:
         """Verify again (cheap: from this round's anchors), changing nothing."""
@@ -171,14 +180,71 @@ class LagCheck:
                 .add(self.last["projection_lag"])]
 
 
+class DatabaseFile:
+    """publicview's SQLite file is whole; a damaged one is moved aside and made anew (KESAH_SELF_HEAL).
+
+    Last in a round: the other checks read the whole journal and projection
+    and so meet damage that a probe of the file's first pages cannot see
+    (their engines remember it). Until the new journal is refilled from the
+    owners the problem stands: the public view is not whole yet.
+    """
+
+    name = "database"
+
+    def __init__(self, view: PublicView, journal: JournalIntegrity, heal: bool) -> None:
+        self.view = view
+        self.journal = journal
+        self.heal = heal
+        self.path = database.sqlite_file(view.engine)
+        self.replaced: str | None = None  # what was done to the last damaged file, until the refill ends
+        self.moved = 0
+
+    def round(self) -> Finding:
+        if self.path is None:
+            return Finding(None, {"skipped": "not an SQLite file"})
+        found = storefile.damage(self.path, self.view.engine)
+        empty = found is None and storefile.unmigrated(self.view.engine)
+        if found is None and not empty:
+            if self.replaced is not None and self.journal.refill_requested:
+                return Finding(f"{self.replaced}; refilling the journal from the owners' logs", {"path": self.path})
+            self.replaced = None
+            return Finding(None, {"path": self.path})
+        if empty:
+            # Deleted, and made again (empty) by a connection: nothing to keep; its tables are made.
+            found = storefile.Damage(self.path, "it holds none of publicview's tables", None)
+        assert found is not None
+        details: dict[str, Any] = {"path": self.path, "damage": found.reason, "remedy": storefile.REMEDY}
+        if not self.heal:
+            return Finding(f"{found.summary()}: run 'kesah replay publicview --from sources' (it moves the file "
+                           "aside and refills a new one)", details)
+        if empty:
+            schema.prepare(self.view.engine, "publicview")
+            details["moved_to"] = None
+            self.replaced = f"{found.summary()}: its tables were made anew"
+        else:
+            target = storefile.set_aside(found, self.view.engine)
+            self.moved += 1
+            details["moved_to"] = str(target) if target else None
+            self.replaced = f"{found.summary()}: " + (f"moved aside to {target}" if target else
+                                                      "moved aside by another process")
+        self.journal.start_over()
+        return Finding(f"{self.replaced}; refilling the journal from the owners' logs", details)
+
+    def families(self) -> list[Family]:
+        return [Family("kesah_database_moved_aside_total", "counter",
+                       "damaged database files publicview moved aside and made anew").add(self.moved)]
+
+
 def publicview_watchdog(settings: config.Settings) -> Watchdog:
+    storefile.heal_at_start(settings)
     # Its own engine with a small pool: the handlers' pool is for the handlers.
     view = PublicView(database.create_engine(settings.database_url("publicview"), small=True), stores.keyring(settings))
     journal = JournalIntegrity(view, stores.keyring(settings), grace=max(10.0, 2 * settings.verify_interval),
                                heal=settings.self_heal)
     disk = diskspace.DiskSpace({"publicview": settings.database_url("publicview")}, settings.disk_min_free_bytes)
     watches: list[Any] = [disk, journal, ProjectionCheck(view, journal, settings.self_heal),
-                          LagCheck(view, settings.lag_alert_events, settings.lag_alert_seconds)]
+                          LagCheck(view, settings.lag_alert_events, settings.lag_alert_seconds),
+                          DatabaseFile(view, journal, settings.self_heal)]
     return Watchdog(
         "publicview",
         view.engine,

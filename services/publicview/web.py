@@ -14,17 +14,20 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+from sqlalchemy import exc as sa_exc
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kesah import config, diskspace, http, openapi, pages, reference, watch
+from kesah import config, database, diskspace, http, openapi, pages, reference, watch
 
 from . import charts, listing, open311, opendata, statistics, transparency
 from .pagecache import PageCache
@@ -33,7 +36,44 @@ from .store import PublicView
 
 HERE = Path(__file__).parent
 RECENT = 10
+RECOVERING = "Halaman sedang dipulihkan, coba lagi sebentar lagi."
+RETRY_AFTER_SECONDS = 10
 LISTED_FOR = 5.0  # seconds a count of the listed complaints may be shown after the projection moved
+
+
+def database_unavailable(exc: BaseException) -> str | None:
+    """What to tell a citizen when the projection cannot be read (None: not the database's fault, a bug).
+
+    A damaged or emptied file is being replaced by publicview's worker; any
+    other trouble reaching the database is the generic 503.
+    """
+    if database.damage(exc) is not None or (isinstance(exc, sa_exc.OperationalError) and "no such table" in str(exc)):
+        return RECOVERING
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.TimeoutError)):
+        return http.MESSAGES[503]
+    return None
+
+
+class WhileDamaged:
+    """Every public page answers 503 while publicview's database file is damaged (its header says so).
+
+    Pages could still come from the cache of a connection opened before the
+    damage; a citizen gets one clear answer instead, until the worker has
+    moved the file aside (a few microseconds a request: 100 bytes read).
+    """
+
+    def __init__(self, app: ASGIApp, path: str | None, answer: Callable[[Request, str], Response]) -> None:
+        self.app, self.path, self.answer = app, path, answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and self.path is not None and scope["path"] not in PROBES
+                and not scope["path"].startswith("/static/") and database.file_damage(self.path)):
+            await self.answer(Request(scope, receive), RECOVERING)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+PROBES = ("/healthz", "/readyz", "/metrics")
 
 
 def statistics_charts(summary: statistics.Summary) -> list[tuple[str, Any]]:
@@ -161,7 +201,9 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
         return page(request, "data.html", {"complaint_fields": opendata.COMPLAINT_FIELDS,
                                            "event_fields": opendata.EVENT_FIELDS})
 
-    def download(lines: Iterator[str], media_type: str, filename: str) -> StreamingResponse:
+    async def download(lines: Iterator[str], media_type: str, filename: str) -> StreamingResponse:
+        # Read once before the 200 goes out: a database that cannot be read is a 503, not a cut-off download.
+        await run_in_threadpool(view.checkpoint)
         return StreamingResponse(
             lines, media_type=media_type,
             headers={"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-cache"},
@@ -169,21 +211,21 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
 
     async def complaints_csv(request: Request) -> Response:
         records = (opendata.complaint_record(d) for d in view.public_documents())
-        return download(opendata.csv_lines(records, opendata.COMPLAINT_FIELDS), "text/csv; charset=utf-8",
+        return await download(opendata.csv_lines(records, opendata.COMPLAINT_FIELDS), "text/csv; charset=utf-8",
                         "kesah-etam-aduan.csv")
 
     async def complaints_json(request: Request) -> Response:
         records = (opendata.public_json(d) for d in view.public_documents())
-        return download(opendata.json_lines(records), "application/json", "kesah-etam-aduan.json")
+        return await download(opendata.json_lines(records), "application/json", "kesah-etam-aduan.json")
 
     async def events_csv(request: Request) -> Response:
         records = (opendata.event_record(e, hidden) for e, hidden in view.public_events())
-        return download(opendata.csv_lines(records, opendata.EVENT_FIELDS), "text/csv; charset=utf-8",
+        return await download(opendata.csv_lines(records, opendata.EVENT_FIELDS), "text/csv; charset=utf-8",
                         "kesah-etam-peristiwa.csv")
 
     async def events_json(request: Request) -> Response:
         records = (opendata.event_record(e, hidden) for e, hidden in view.public_events())
-        return download(opendata.json_lines(records), "application/json", "kesah-etam-peristiwa.json")
+        return await download(opendata.json_lines(records), "application/json", "kesah-etam-peristiwa.json")
 
     async def public_keys(request: Request) -> JSONResponse:
         keys = view.keyring.public_keys() if view.keyring else {}
@@ -201,6 +243,10 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
 
     async def not_found_or_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
+        unavailable = None if status != 500 else database_unavailable(exc)
+        if unavailable is not None:
+            http.log.warning("database unavailable on %s: %s", request.url.path, watch.reason(exc))
+            return answer_unavailable(request, unavailable)
         if status == 500:
             http.log.exception("unhandled error on %s", request.url.path)
         if request.url.path.startswith("/open311/"):
@@ -212,6 +258,18 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             return await handler(request, exc)
         message = http.MESSAGES.get(status, "Kesalahan.")
         return page(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+    def answer_unavailable(request: Request, message: str) -> Response:
+        """503 in every shape the face answers in; the browser or client may come back shortly."""
+        retry = {"retry-after": str(RETRY_AFTER_SECONDS)}
+        if request.url.path.startswith("/open311/"):
+            response = open311.error("json" if request.url.path.endswith(".json") else "xml", 503, message)
+        elif request.url.path.startswith("/api/"):
+            response = http.error_response(503, message)
+        else:
+            response = page(request, "error.html", {"status": 503, "message": message}, status_code=503)
+        response.headers.update(retry)
+        return response
 
     app = http.create_app(
         [
@@ -234,14 +292,18 @@ def create_app(settings: config.Settings | None = None, view: PublicView | None 
             *transparency.routes(view, page),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
+        middleware=[Middleware(WhileDamaged, path=database.sqlite_file(view.engine),
+                               answer=answer_unavailable)],
         checks={"store": http.database_check(view.engine),
                 "disk": diskspace.DiskSpace({"publicview": settings.database_url("publicview")},
                                             settings.disk_min_free_bytes).problem,
-                **watch.recorded_checks(view.engine, ("integrity", "projection", "lag"))},
+                **watch.recorded_checks(view.engine, ("integrity", "projection", "lag", "database"))},
         collect=lambda: (watch.recorded_families(view.engine, "publicview") + cache.families()
                          + [diskspace.full_errors_family()]),
     )
     app.add_exception_handler(HTTPException, not_found_or_error)
+    app.add_exception_handler(sa_exc.OperationalError, not_found_or_error)
+    app.add_exception_handler(sa_exc.DatabaseError, not_found_or_error)
     app.add_exception_handler(Exception, not_found_or_error)
     app.state.view = view
     app.state.page_cache = cache
