@@ -84,9 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         eventlet.monkey_patch()
     args = parser().parse_args(argv)
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError, OperationalError
 
     from .config import ConfigError
+    from .database import damage
     from .schema import SchemaError
     from .signing import KeyProblem
 
@@ -98,10 +99,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperationalError as exc:
         print(f"kesah: the database is not available: {exc.orig}", file=sys.stderr)
         return 2
+    except DatabaseError as exc:
+        found = damage(exc)
+        if found is None:
+            return _unexpected(exc)
+        print(f"kesah: a database file is damaged ({found}); docs/runbook.md says what to run", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the operator gets a sentence; the traceback goes to the log
-        logging.getLogger("kesah.cli").debug("unexpected error", exc_info=True)
-        print(f"kesah: unexpected error: {exc.__class__.__name__}: {exc} "
-              "(run with KESAH_LOG_LEVEL=DEBUG for details)", file=sys.stderr)
-        return 1
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    logging.getLogger("kesah.cli").debug("unexpected error", exc_info=exc)
+    print(f"kesah: unexpected error: {exc.__class__.__name__}: {exc} "
+          "(run with KESAH_LOG_LEVEL=DEBUG for details)", file=sys.stderr)
+    return 1

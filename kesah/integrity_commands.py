@@ -99,8 +99,13 @@ class Copies:
 
     def view(self) -> Any:
         if self._view is None:
+            from services.publicview import storefile
             from services.publicview.store import PublicView
 
+            # Opening migrates: an emptied file would be made anew, and the evidence with it.
+            found = storefile.damage(storefile.path_of(self.settings))
+            if found is not None:
+                raise CliError(storefile.cannot_read(found))
             self._view = PublicView.open(self.settings)
         return self._view
 
@@ -151,7 +156,7 @@ def verify_command(args: argparse.Namespace) -> int:
         owners[source] = report
         add(report, owner_remedy(source))
 
-    if "publicview" in targets:
+    def verify_publicview() -> None:
         from services.publicview import integrity
         from services.publicview.integrity import JOURNAL_REMEDY, PROJECTION_REMEDY
 
@@ -174,6 +179,24 @@ def verify_command(args: argparse.Namespace) -> int:
             add(integrity.verify_projection(copies.view()), PROJECTION_REMEDY)
         else:
             lines.append("publicview projection: not compared: its journal must verify first")
+
+    if "publicview" in targets:
+        from services.publicview import storefile
+
+        path = storefile.path_of(copies.settings)
+        found = storefile.damage(path)
+        if found is None:
+            try:
+                verify_publicview()
+            except Exception as exc:
+                found = storefile.met(exc, path)
+                if found is None:
+                    raise
+        if found is not None:
+            results.append({"name": "publicview's database", "ok": False, "problem": {
+                "kind": "damaged file", "path": found.path, "detail": found.reason}, "remedy": storefile.REMEDY})
+            lines.append(f"publicview's database: FAILED: {found.summary()}")
+            lines.append("  " + storefile.REMEDY)
     copies.close()
 
     ok = all(r["ok"] for r in results)

@@ -11,6 +11,7 @@ head, the journal's size, the projection's checkpoint, and the lag.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any, Callable, Iterator
 
@@ -41,14 +42,46 @@ def register(sub: Any) -> None:
 
 
 def dump(args: argparse.Namespace) -> int:
+    view = _open_whole(settings())
+    out = sys.stdout
+    with _damage_is_said(view):
+        for line in view.dump():
+            out.write(line)
+            out.write("\n")
+    return 0
+
+
+def _open_whole(loaded: Any) -> Any:
+    """publicview's database, opened only when its file is whole (opening an emptied file would make it anew)."""
+    from . import storefile
     from .store import PublicView
 
-    view = PublicView.open(settings())
-    out = sys.stdout
-    for line in view.dump():
-        out.write(line)
-        out.write("\n")
-    return 0
+    path = storefile.path_of(loaded)
+    found = storefile.damage(path)
+    if found is None:
+        try:
+            return PublicView.open(loaded)
+        except Exception as exc:
+            found = storefile.met(exc, path)
+            if found is None:
+                raise
+    raise CliError(storefile.cannot_read(found))
+
+
+@contextlib.contextmanager
+def _damage_is_said(view: Any) -> Iterator[None]:
+    """Damage met while reading the journal or projection: one sentence and what to run (exit 2)."""
+    from kesah import database
+
+    from . import storefile
+
+    try:
+        yield
+    except Exception as exc:
+        found = storefile.met(exc, database.sqlite_file(view.engine))
+        if found is None:
+            raise
+        raise CliError(storefile.cannot_read(found)) from None
 
 
 def _until(text: str | None) -> Any:
@@ -76,16 +109,16 @@ def _bar(label: str, total: int = 0) -> tuple[Callable[[int, int], None], Callab
 
 def rebuild_command(args: argparse.Namespace) -> int:
     from .recovery import rebuild
-    from .store import PublicView
 
     until = _until(args.until)
-    view = PublicView.open(settings())
+    view = _open_whole(settings())
     try:
-        advance, close = _bar("rebuilding publicview")
-        report = rebuild(view, until, advance)
-        close()
-        print(report.summary())
-        print(closing_report(view))
+        with _damage_is_said(view):
+            advance, close = _bar("rebuilding publicview")
+            report = rebuild(view, until, advance)
+            close()
+            print(report.summary())
+            print(closing_report(view))
     finally:
         view.engine.dispose()
     return 0
@@ -94,15 +127,16 @@ def rebuild_command(args: argparse.Namespace) -> int:
 def replay_command(args: argparse.Namespace) -> int:
     from kesah import config
 
-    from . import recovery
+    from . import recovery, storefile
     from .store import PublicView
 
     if args.origin not in SOURCES:
         raise CliError(f"--from must be 'sources' or 'archive', not {args.origin!r}")
     until = _until(args.until)
     loaded = settings()
-    events: Iterator[Any]
     total = 0
+    heads: dict[str, Any] = {}
+    sources: Any = None
     if args.origin == "sources":
         sources = recovery.Sources.over_rpc(loaded)
         try:
@@ -110,34 +144,63 @@ def replay_command(args: argparse.Namespace) -> int:
         except recovery.SourcesUnavailable as exc:
             raise CliError(f"{exc}: start the owners (and RabbitMQ), or use --from archive") from None
         total = sum(int(h["position"]) for h in heads.values())
-        events = recovery.from_sources(loaded, sources=sources)
-    else:
-        events = _archive_events(loaded)
-    view = PublicView.open(loaded)
-    try:
-        if args.origin == "sources":
-            for source, head in heads.items():
-                view.record_source_head(source, int(head["position"]), head["hash"])
-        refused: list[recovery.Refusal] = []
-        advance, close = _bar(f"refilling publicview's journal from {args.origin}", total)
+
+    def events() -> Iterator[Any]:
+        return recovery.from_sources(loaded, sources=sources) if args.origin == "sources" else _archive_events(loaded)
+
+    path = storefile.path_of(loaded)
+    found = storefile.damage(path)
+    for attempt in (1, 2):
+        _set_aside(found)
+        view = None
         try:
-            journaled = recovery.refill(view, events, advance, refused=refused)
-        except recovery.SourcesUnavailable as exc:
-            raise CliError(f"{exc}; what was journaled stays: run the same command again") from None
-        close()
-        print(f"journaled {journaled} event(s) the journal lacked ({args.origin})")
-        advance, close = _bar("rebuilding publicview")
-        report = recovery.rebuild(view, until, advance)
-        close()
-        print(report.summary())
-        print(closing_report(view))
-        for refusal in refused:
-            print(f"REFUSED {refusal}")
-        if refused:
-            print(f"{len(refused)} event(s) refused: not journaled (see 'kesah verify all')")
-            return 1
-    finally:
-        view.engine.dispose()
+            view = PublicView.open(loaded)
+            return _replay(view, events(), args.origin, heads, total, until)
+        except Exception as exc:
+            # Damage deeper in the file than its first pages: a new database, and the replay again.
+            found = storefile.met(exc, path)
+            if found is None or attempt == 2:
+                raise
+        finally:
+            if view is not None:
+                view.engine.dispose()
+    raise AssertionError("unreachable")
+
+
+def _set_aside(found: Any) -> None:
+    """Move a damaged file aside before replaying into a new one, and say so in the report."""
+    from kesah import database
+
+    if found is None:
+        return
+    target = database.move_aside(found.path, found.identity)
+    where = f"moved aside to {target}" if target else "already moved aside by publicview's worker"
+    print(f"{found.summary()}: {where}; replaying into a new database")
+
+
+def _replay(view: Any, events: Iterator[Any], origin: str, heads: dict[str, Any], total: int, until: Any) -> int:
+    from . import recovery
+
+    for source, head in heads.items():
+        view.record_source_head(source, int(head["position"]), head["hash"])
+    refused: list[recovery.Refusal] = []
+    advance, close = _bar(f"refilling publicview's journal from {origin}", total)
+    try:
+        journaled = recovery.refill(view, events, advance, refused=refused)
+    except recovery.SourcesUnavailable as exc:
+        raise CliError(f"{exc}; what was journaled stays: run the same command again") from None
+    close()
+    print(f"journaled {journaled} event(s) the journal lacked ({origin})")
+    advance, close = _bar("rebuilding publicview")
+    report = recovery.rebuild(view, until, advance)
+    close()
+    print(report.summary())
+    print(closing_report(view))
+    for refusal in refused:
+        print(f"REFUSED {refusal}")
+    if refused:
+        print(f"{len(refused)} event(s) refused: not journaled (see 'kesah verify all')")
+        return 1
     return 0
 
 
