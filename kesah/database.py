@@ -249,32 +249,30 @@ def file_damage(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-_heads: dict[tuple[int, int], int] = {}
-_spare: list[int] = []
+_kept: list[tuple[tuple[int, int], str, int]] = []  # (file identity, path, descriptor)
 
 
 def _read_head(path: str) -> bytes:
-    """The file's first 100 bytes, through a descriptor this process keeps open for that file.
+    """The file's first 100 bytes, through a descriptor this process keeps open while the file is at its path.
 
     Closing any descriptor of a file drops every POSIX lock the process holds
     on it, SQLite's included: a connection would then look like the last one
     to another process, which checkpoints and deletes the -wal and -shm the
-    connection still uses. So the descriptor is never closed (one per file
-    ever checked, a handful over a process's life).
+    connection still uses. So a descriptor is closed only once its file has
+    left its path (replaced, moved aside or deleted), when the engines drop
+    their connections to it anyway.
     """
     identity = file_identity(path)
     if identity is None:
         raise FileNotFoundError(path)
-    descriptor = _heads.get(identity)
+    descriptor = next((d for i, _, d in _kept if i == identity), None)
     if descriptor is None:
+        for gone in [k for k in _kept if file_identity(k[1]) != k[0]]:
+            _kept.remove(gone)
+            os.close(gone[2])
         descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         opened = os.fstat(descriptor)
-        identity = (opened.st_dev, opened.st_ino)  # the file may have been replaced meanwhile
-        if identity in _heads:
-            _spare.append(descriptor)  # closing it would drop the locks too
-            descriptor = _heads[identity]
-        else:
-            _heads[identity] = descriptor
+        _kept.append(((opened.st_dev, opened.st_ino), path, descriptor))  # the file may have been replaced meanwhile
     return os.pread(descriptor, 100, 0)
 
 

@@ -143,3 +143,36 @@ def test_a_new_file_is_empty_until_made_and_is_not_refused(tmp_path: Path) -> No
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
     assert database.file_damage(path) is None
     engine.dispose()
+
+
+LAST_ONE_OUT = ("import sqlite3, sys\n"
+                "c = sqlite3.connect(sys.argv[1]); c.execute('SELECT * FROM t').fetchall(); c.close()")
+
+
+def test_reading_the_header_keeps_sqlites_locks(tmp_path: Path) -> None:
+    """Closing a descriptor drops the process's POSIX locks: another process would think it is the last
+    user of the file and delete the -wal this process's connection still uses."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "store.db"
+    make_database(path)
+    engine = database.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:  # stays open in the pool: its lock says the -wal is in use
+        conn.exec_driver_sql("SELECT * FROM t").all()
+    for _ in range(3):
+        assert database.file_damage(path) is None
+    subprocess.run([sys.executable, "-c", LAST_ONE_OUT, str(path)], check=True)
+    assert Path(f"{path}-wal").exists()
+    engine.dispose()
+
+
+def test_a_kept_descriptor_goes_once_its_file_has(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    make_database(first)
+    make_database(second)
+    assert database.file_damage(first) is None
+    kept = len(database._kept)
+    first.unlink()
+    assert database.file_damage(second) is None
+    assert len(database._kept) == kept  # first's descriptor closed, second's opened
