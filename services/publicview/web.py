@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kesah import config, database, diskspace, http, openapi, pages, reference, watch
+from kesah import config, database, diskspace, http, openapi, pages, reference, stores, watch
 
 from . import charts, listing, open311, opendata, statistics, transparency
 from .pagecache import PageCache
@@ -76,6 +76,18 @@ class WhileDamaged:
 PROBES = ("/healthz", "/readyz", "/metrics")
 
 
+def open_view(settings: config.Settings) -> PublicView:
+    """The face's view; on a damaged file the face starts anyway and answers 503 until the worker replaces it."""
+    try:
+        return PublicView.open(settings)
+    except Exception as exc:
+        found = database.damage(exc)
+        if found is None:
+            raise
+        http.log.error("publicview's database is damaged (%s): serving 503 until it is replaced", found)
+        return PublicView(database.create_engine(settings.database_url("publicview")), stores.keyring(settings))
+
+
 def statistics_charts(summary: statistics.Summary) -> list[tuple[str, Any]]:
     """(caption, chart) for the statistics page."""
     rows = summary.agencies
@@ -104,7 +116,7 @@ def statistics_charts(summary: statistics.Summary) -> list[tuple[str, Any]]:
 
 def create_app(settings: config.Settings | None = None, view: PublicView | None = None) -> Starlette:
     settings = settings or config.load()
-    view = view or PublicView.open(settings)
+    view = view or open_view(settings)
     ref = reference.load()
     templates = pages.templates(HERE / "templates", STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
                                 AGENCIES=ref.agencies, KECAMATAN=ref.kecamatan)

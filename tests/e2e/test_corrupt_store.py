@@ -27,6 +27,13 @@ pytestmark = pytest.mark.skipif(stores_on_postgres(), reason="about SQLite files
                                                              "to overwrite or cut")
 
 REASONS = {"garbage": "it is not an SQLite database (its header is wrong)", "zero": "it is empty (0 bytes)"}
+# What SQLite says once a connection closing last has written the pages its -wal held back into the file.
+LATER = ("database disk image is malformed", "file is not a database")
+
+
+def damaged(path: Path, how: str, text: str) -> bool:
+    """``text`` says the file at ``path`` is damaged, naming what is wrong with it."""
+    return any(f"publicview's database file {path} is damaged: {reason}" in text for reason in (REASONS[how],) + LATER)
 RECOVERING = "Halaman sedang dipulihkan, coba lagi sebentar lagi."
 
 
@@ -111,8 +118,7 @@ def test_publicview_moves_a_damaged_file_aside_and_refills_itself(
 
         alert = wait_until(lambda: receiver.received(service="publicview", check="database", status="firing"), 60,
                            "the alert about the damaged file")[0]
-        assert f"publicview's database file {system.data_dir / 'publicview.db'} is damaged: {REASONS[how]}" \
-            in alert["summary"], alert
+        assert damaged(system.data_dir / "publicview.db", how, alert["summary"]), alert
         assert "moved aside to" in alert["summary"] and "refilling the journal" in alert["summary"]
         assert "rusak" in alert["message"] and "diisi ulang otomatis" in alert["message"]
 
@@ -151,7 +157,7 @@ def test_without_self_heal_the_operator_is_told_and_replay_repairs_it(
 
     unready = wait_until(lambda: (r := system.probe("publicview")) is not None and r.status_code == 503
                          and "is damaged" in r.json()["checks"]["database"] and r.json(), 60, "publicview unready")
-    assert f"{path} is damaged: {REASONS[how]}" in unready["checks"]["database"]
+    assert damaged(path, how, unready["checks"]["database"]), unready
     assert "kesah replay publicview --from sources" in unready["checks"]["database"]
     alert = wait_until(lambda: receiver.received(service="publicview", check="database", status="firing"), 30,
                        "the alert")[0]
@@ -166,22 +172,28 @@ def test_without_self_heal_the_operator_is_told_and_replay_repairs_it(
     for page in ("/", f"/aduan/{code}", f"/api/complaints/{code}", "/status", "/data/aduan.json"):
         assert system.http.get(page).status_code in (200, 503)
 
+    # A face (re)started meanwhile starts (its stop may let SQLite write the pages the -wal held back into
+    # the file, so what it then answers depends on how much of the file that restored): never a 500.
+    system.stop("web")
+    system.start("web")
+    assert system.http.get(f"/api/complaints/{code}").status_code in (200, 503)
+
     status, output = system.kesah("verify", "publicview")
     assert status == 1, output
-    assert f"publicview's database: FAILED: publicview's database file {path} is damaged: {REASONS[how]}" in output
+    assert "publicview's database: FAILED: " in output and damaged(path, how, output), output
     assert "kesah replay publicview --from sources" in output and "Traceback" not in output
     for command in (("rebuild", "publicview"), ("dump", "publicview")):
         status, output = system.kesah(*command)
         assert status == 2, (command, output)
-        assert output.strip().splitlines()[-1] == (
-            f"kesah: publicview's database file {path} is damaged: {REASONS[how]}; its journal cannot be read: "
-            "run 'kesah replay publicview --from sources' (it moves the file aside and refills a new database "
-            "from the owners' logs)"), output
+        last = output.strip().splitlines()[-1]
+        assert last.startswith("kesah: ") and damaged(path, how, last), output
+        assert last.endswith("; its journal cannot be read: run 'kesah replay publicview --from sources' (it moves "
+                             "the file aside and refills a new database from the owners' logs)"), output
         assert "Traceback" not in output
 
     status, output = system.kesah("replay", "publicview", "--from", "sources")
     assert status == 0, output
-    assert f"publicview's database file {path} is damaged: {REASONS[how]}: moved aside to {path}.corrupt-" in output
+    assert damaged(path, how, output) and f": moved aside to {path}.corrupt-" in output, output
     assert "Traceback" not in output
     for doc_code, doc in before.items():
         wait_until(lambda: system.public(doc_code) == doc, 60, f"{doc_code} back")
