@@ -176,3 +176,17 @@ def test_a_kept_descriptor_goes_once_its_file_has(tmp_path: Path) -> None:
     first.unlink()
     assert database.file_damage(second) is None
     assert len(database._kept) == kept  # first's descriptor closed, second's opened
+
+
+def test_a_citizen_is_told_the_page_is_being_restored_only_when_it_is() -> None:
+    from services.publicview.web import RECOVERING, database_unavailable
+
+    damaged = sa.exc.DatabaseError("SELECT 1", {}, sqlite_error("file is not a database", 26))
+    emptied = sa.exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError("no such table: complaints"))
+    locked = sa.exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
+    assert database_unavailable(damaged) == RECOVERING
+    assert database_unavailable(emptied) == RECOVERING
+    assert database_unavailable(locked) == "Layanan sedang tidak siap. Silakan coba lagi sebentar lagi."
+    bug = sa.exc.IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed"))
+    assert database_unavailable(bug) is None  # a bug stays a 500, logged with its traceback
+    assert database_unavailable(KeyError("x")) is None
