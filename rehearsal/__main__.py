@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DRILLS: dict[str, str] = {
     "postgres-failover": "rehearsal.postgres:failover",
     "image-kill-container": "rehearsal.image:kill_container",
+    "rabbitmq-kill-leader": "rehearsal.rabbitmq:kill_leader",
+    "rabbitmq-partition": "rehearsal.rabbitmq:partition",
 }
 # Too slow or too demanding for CI (the image is built first: `make image`): run by the full
 # rehearsal, and by --small only when named with --only.
