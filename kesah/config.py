@@ -137,11 +137,21 @@ class Settings:
 
     def nameko_config(self) -> dict:
         return {
-            "AMQP_URI": self.amqp_uri,
+            "AMQP_URI": _rotated(self.amqp_uri),
             "max_workers": self.max_workers,
             "serializer": "json",
             "DELIVERY_LIMIT": self.delivery_limit,
         }
+
+
+def _rotated(amqp_uri: str) -> str:
+    """The broker's nodes from a random one: kombu tries them in order, so without this every
+    nameko process would sit on the first node (pika's connections rotate in kesah.broker.connect)."""
+    import random
+
+    uris = amqp_uri.split(";")
+    start = random.randrange(len(uris))
+    return ";".join(uris[start:] + uris[:start])
 
 
 class ConfigError(ValueError):
