@@ -56,6 +56,8 @@ loopback_users = none
 # Quorum queues and streams already need a majority; a node cut off stops serving
 # instead of accepting what the majority will never see.
 cluster_partition_handling = pause_minority
+# As deploy/k8s/base/rabbitmq.yaml: queue leaders spread over the nodes.
+queue_leader_locator = balanced
 cluster_formation.peer_discovery_backend = classic_config
 {nodes}
 disk_free_limit.absolute = 50MB
@@ -94,8 +96,11 @@ class Node:
 class Cluster:
     """``with Cluster() as cluster:`` three running, clustered nodes; ``cluster.uri`` for the services."""
 
-    def __init__(self, size: int = 3) -> None:
+    def __init__(self, size: int = 3, net_ticktime: int | None = None) -> None:
         self.size = size
+        # Erlang's net tick (default 60 s): how soon a node notices a peer gone silent and
+        # pause_minority pauses it. A short one lets a short cut count as a partition.
+        self.net_ticktime = net_ticktime
         self.id = "kr" + secrets.token_hex(3)  # interface names are at most 15 characters
         self.dir = Path(tempfile.mkdtemp(prefix=f"kesah-rehearsal-{self.id}-"))
         self.bridge = f"{self.id}br"
@@ -275,7 +280,8 @@ class Cluster:
         cookie.write_text(self.cookie)
         cookie.chmod(0o400)
         (node.base / "rabbitmq-env.conf").write_text("# the rehearsal's own: nothing from /etc/rabbitmq\n")
-        (node.base / "advanced.config").write_text("[].\n")
+        kernel = f"{{kernel, [{{net_ticktime, {self.net_ticktime}}}]}}" if self.net_ticktime else ""
+        (node.base / "advanced.config").write_text(f"[{kernel}].\n")
         (node.base / "enabled_plugins").write_text("[rabbitmq_management].\n")
         nodes = "\n".join(f"cluster_formation.classic_config.nodes.{n.index} = {n.name}" for n in self.nodes)
         (node.base / "rabbitmq.conf").write_text(
