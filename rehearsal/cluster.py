@@ -176,26 +176,34 @@ class Cluster:
 
     # --- looking ----------------------------------------------------------------------
 
-    def api(self, path: str, via: Node | None = None, timeout: float = 10.0) -> Any:
-        """GET the management API of ``via`` (default: the first node that answers)."""
-        problems = []
-        for node in [via] if via else self.nodes:
-            request = urllib.request.Request(node.management + path, headers={
-                "authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()})
-            try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:
-                    return json.loads(response.read())
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                problems.append(f"{node.name}: {exc}")
-        raise ConnectionError("; ".join(problems))
+    def api(self, path: str, via: Node | None = None, timeout: float = 10.0, patience: float = 0.0) -> Any:
+        """GET the management API of ``via`` (default: the first node that answers).
+
+        ``patience``: seconds to keep asking (the management plugin answers 500 for a while
+        after queues were declared, until it has their statistics).
+        """
+        deadline = time.monotonic() + patience
+        while True:
+            problems = []
+            for node in [via] if via else self.nodes:
+                request = urllib.request.Request(node.management + path, headers={
+                    "authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()})
+                try:
+                    with urllib.request.urlopen(request, timeout=timeout) as response:
+                        return json.loads(response.read())
+                except (urllib.error.URLError, OSError, ValueError) as exc:
+                    problems.append(f"{node.name}: {exc}")
+            if time.monotonic() > deadline:
+                raise ConnectionError("; ".join(problems))
+            time.sleep(1.0)
 
     def leaders(self, via: Node | None = None) -> dict[str, str]:
         """queue name -> node that leads it, for the quorum queues and streams of the default vhost."""
-        queues = self.api("/api/queues/%2F?columns=name,type,leader,members", via)
+        queues = self.api("/api/queues/%2F?columns=name,type,leader,members", via, patience=0 if via else 30)
         return {q["name"]: q.get("leader", "") for q in queues if q.get("type") in ("quorum", "stream")}
 
     def members(self, queue: str, via: Node | None = None) -> list[str]:
-        info = self.api(f"/api/queues/%2F/{urllib.request.quote(queue, safe='')}", via)
+        info = self.api(f"/api/queues/%2F/{urllib.request.quote(queue, safe='')}", via, patience=0 if via else 30)
         return list(info.get("members") or [])
 
     def node_named(self, name: str) -> Node:

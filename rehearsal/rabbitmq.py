@@ -154,7 +154,7 @@ def _say(line: str) -> None:
 
 def _connections(cluster: clusters.Cluster) -> dict[str, int]:
     """Client connections per node (the services' consumers, publishers, RPC)."""
-    return dict(collections.Counter(c["node"] for c in cluster.api("/api/connections?columns=node")))
+    return dict(collections.Counter(c["node"] for c in cluster.api("/api/connections?columns=node", patience=30)))
 
 
 def _leaders_elsewhere(cluster: clusters.Cluster, node: clusters.Node) -> str:
