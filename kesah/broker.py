@@ -118,15 +118,28 @@ def kombu_inbox(consumer: str, delivery_limit: int):  # type: ignore[no-untyped-
 
 
 def connect(amqp_uri: str, *, name: str, timeout: float = 5.0):  # type: ignore[no-untyped-def]
-    """A pika blocking connection with the project's settings."""
+    """A pika blocking connection with the project's settings.
+
+    ``amqp_uri`` may name several nodes of a cluster (``amqp://a;amqp://b``,
+    kombu's failover syntax, as nameko reads it): pika tries them in turn,
+    from a random one, so a dead or cut-off node costs one connect timeout
+    and the processes spread over the nodes.
+    """
+    import random
+
     import pika
 
-    params = pika.URLParameters(amqp_uri)
-    params.socket_timeout = timeout
-    params.blocked_connection_timeout = 30
-    params.heartbeat = 30
-    params.client_properties = {"connection_name": name}
-    return pika.BlockingConnection(params)
+    uris = [uri for uri in amqp_uri.split(";") if uri]
+    start = random.randrange(len(uris))
+    candidates = []
+    for uri in uris[start:] + uris[:start]:
+        params = pika.URLParameters(uri)
+        params.socket_timeout = timeout
+        params.blocked_connection_timeout = 30
+        params.heartbeat = 30
+        params.client_properties = {"connection_name": name}
+        candidates.append(params)
+    return pika.BlockingConnection(candidates if len(candidates) > 1 else candidates[0])
 
 
 class BrokerCheck:

@@ -57,6 +57,10 @@ def _serve_nameko(part: str, loaded) -> int:  # type: ignore[no-untyped-def]
         from services.responses.service import ResponsesService as service
     else:
         from services.publicview.service import PublicviewService as service
+    if part != "publicview":  # publicview answers no RPC
+        from .rpc import replace_classic_request_queue
+
+        replace_classic_request_queue(loaded.amqp_uri, part)
     _run_until_stopped(service, loaded.nameko_config())
     return 0
 

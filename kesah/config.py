@@ -24,7 +24,8 @@ SERVICES = OWNERS + ("publicview",)
 # and derived in ``load``.
 VARIABLES: dict[str, tuple[str | None, str]] = {
     "KESAH_DATA_DIR": ("var", "directory for SQLite files, keys and local state"),
-    "KESAH_AMQP_URI": ("amqp://guest:guest@127.0.0.1:5672/%2F", "RabbitMQ URL"),
+    "KESAH_AMQP_URI": ("amqp://guest:guest@127.0.0.1:5672/%2F", "RabbitMQ URL; several separated by ';' (one per "
+                       "node of a cluster): every connection fails over to the next"),
     "KESAH_INTAKE_DB_URL": (None, "intake's database (default: SQLite file in the data dir)"),
     "KESAH_ROUTING_DB_URL": (None, "routing's database"),
     "KESAH_RESPONSES_DB_URL": (None, "responses' database"),
@@ -136,11 +137,21 @@ class Settings:
 
     def nameko_config(self) -> dict:
         return {
-            "AMQP_URI": self.amqp_uri,
+            "AMQP_URI": _rotated(self.amqp_uri),
             "max_workers": self.max_workers,
             "serializer": "json",
             "DELIVERY_LIMIT": self.delivery_limit,
         }
+
+
+def _rotated(amqp_uri: str) -> str:
+    """The broker's nodes from a random one: kombu tries them in order, so without this every
+    nameko process would sit on the first node (pika's connections rotate in kesah.broker.connect)."""
+    import random
+
+    uris = amqp_uri.split(";")
+    start = random.randrange(len(uris))
+    return ";".join(uris[start:] + uris[:start])
 
 
 class ConfigError(ValueError):
@@ -174,6 +185,15 @@ def _at_least(value, least, name):  # type: ignore[no-untyped-def]
     if value < least:
         raise ConfigError(f"{name} must be at least {least}, got {value}")
     return value
+
+
+def _amqp_uri(env: Mapping[str, str]) -> str:
+    """One URL, or one per node of a cluster separated by ';' (kombu's failover syntax, which nameko takes as is)."""
+    raw = _env(env, "KESAH_AMQP_URI") or ""
+    uris = [part.strip() for part in raw.split(";") if part.strip()]
+    if not uris or not all(uri.startswith(("amqp://", "amqps://")) for uri in uris):
+        raise ConfigError("KESAH_AMQP_URI must be an amqp:// URL, or several separated by ';'")
+    return ";".join(uris)
 
 
 def _limit(env: Mapping[str, str], name: str) -> Limit | None:
@@ -226,7 +246,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
             signing_keys[service] = value
     return Settings(
         data_dir=data_dir,
-        amqp_uri=_env(env, "KESAH_AMQP_URI") or "",
+        amqp_uri=_amqp_uri(env),
         database_urls=urls,
         keys_dir=keys_dir,
         signing_keys=signing_keys,

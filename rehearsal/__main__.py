@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from .report import CannotRun, Outcome, table, write
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DRILLS: dict[str, str] = {
     "postgres-failover": "rehearsal.postgres:failover",
     "image-kill-container": "rehearsal.image:kill_container",
+    "rabbitmq-kill-leader": "rehearsal.rabbitmq:kill_leader",
+    "rabbitmq-partition": "rehearsal.rabbitmq:partition",
 }
 # Too slow or too demanding for CI (the image is built first: `make image`): run by the full
 # rehearsal, and by --small only when named with --only.
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         except CannotRun as exc:
             print(f"rehearsal: drill {name} cannot run here: {exc}", file=sys.stderr)
             return 2
+        except Exception as exc:  # a drill that broke is a failed drill, and the others still run
+            traceback.print_exc()
+            outcomes.append(Outcome(name, 0, 0, 0, 0, 0.0, problems=[f"the drill broke: {exc.__class__.__name__}: {exc}"]))
         print(f"== drill {name} done in {time.monotonic() - started:.0f} s", flush=True)
     print()
     print(table(outcomes))

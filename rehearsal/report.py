@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -20,10 +20,12 @@ class Outcome:
     duplicated: int  # effects that happened twice (a complaint stored or routed twice, an event journaled twice)
     stall_seconds: float  # the longest time no submission was accepted during the load
     note: str = ""
+    # anything else the drill found broken (a copy missing from the archive ...): each fails the drill
+    problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.visible == self.accepted
+        return self.lost == 0 and self.duplicated == 0 and self.visible == self.accepted and not self.problems
 
 
 class CannotRun(Exception):
@@ -43,6 +45,7 @@ def table(outcomes: Iterable[Outcome]) -> str:
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     notes = [f"- {o.fault}: {o.note}" for o in outcomes if o.note]
+    notes += [f"- {o.fault}: PROBLEM: {problem}" for o in outcomes for problem in o.problems]
     return "\n".join(lines + ([""] + notes if notes else []))
 
 

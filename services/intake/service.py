@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from nameko.rpc import rpc
-
 from kesah import reference
 from kesah.consumer import accept, inbox
 from kesah.dependencies import Resource, SelfWatch
 from kesah.eventstore import EventStore
 from kesah.logwatch import owner_watchdog
 from kesah.refusal import Refusal, answer
+from kesah.rpc import rpc
 from kesah.sourcelog import SourceLog
 
 from .schemas import canonical_kelurahan

@@ -17,13 +17,13 @@ from __future__ import annotations
 import logging
 
 import eventlet
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from kesah.config import OWNERS, Settings
 from kesah.consumer import Rejected, accept, inbox
 from kesah.contracts import ContractError
 from kesah.dependencies import Resource, SelfWatch
+from kesah.rpc import RpcProxy
 
 from . import recovery, storefile
 from .store import PublicView

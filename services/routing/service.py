@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from kesah import config, refusal
@@ -19,6 +18,7 @@ from kesah.consumer import accept, inbox
 from kesah.dependencies import Resource, SelfWatch
 from kesah.eventstore import EventStore
 from kesah.logwatch import owner_watchdog
+from kesah.rpc import rpc
 from kesah.sourcelog import SourceLog
 
 from .store import CONSUMER, Routing

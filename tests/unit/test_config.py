@@ -50,3 +50,19 @@ def test_the_submission_limit_defaults_to_thirty_an_hour_and_can_be_switched_off
     assert config.load({"KESAH_SUBMIT_LIMIT": "off"}).submit_limit is None
     with pytest.raises(config.ConfigError, match="KESAH_SUBMIT_LIMIT must be COUNT/SECONDS"):
         config.load({"KESAH_SUBMIT_LIMIT": "lots"})
+
+
+def test_the_broker_may_be_several_nodes_of_a_cluster() -> None:
+    settings = config.load({"KESAH_AMQP_URI": " amqp://u:p@10.0.0.1:5672/%2F ; amqp://u:p@10.0.0.2:5672/%2F;"})
+    # kombu's failover syntax, which nameko is given as it is
+    assert settings.amqp_uri == "amqp://u:p@10.0.0.1:5672/%2F;amqp://u:p@10.0.0.2:5672/%2F"
+    # each process starts from a random node, so the services spread over the cluster
+    rotations = {settings.nameko_config()["AMQP_URI"] for _ in range(50)}
+    assert rotations == {"amqp://u:p@10.0.0.1:5672/%2F;amqp://u:p@10.0.0.2:5672/%2F",
+                         "amqp://u:p@10.0.0.2:5672/%2F;amqp://u:p@10.0.0.1:5672/%2F"}
+
+
+@pytest.mark.parametrize("value", ["rabbitmq:5672", "amqp://a:5672;http://b", ";"])
+def test_a_broker_url_that_is_not_amqp_is_refused(value: str) -> None:
+    with pytest.raises(config.ConfigError, match="KESAH_AMQP_URI must be an amqp:// URL"):
+        config.load({"KESAH_AMQP_URI": value})
