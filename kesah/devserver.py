@@ -74,10 +74,14 @@ class Supervisor:
                 env["KESAH_HEALTH_PORT"] = str(self.health_ports[n])
             if n not in self.started:
                 self.started.append(n)
-            self.children[n] = subprocess.Popen(
-                command(n), env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
-                start_new_session=True,
-            )
+            self.children[n] = self.spawn(n, env, out)
+
+    def spawn(self, name: str, env: Mapping[str, str], out: IO[bytes] | None) -> subprocess.Popen[bytes]:
+        """One part's process (the rehearsal runs it in a container instead)."""
+        return subprocess.Popen(
+            command(name), env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+        )
 
     def stop(self, name: str | None = None, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
         names = [name] if name else list(self.children)

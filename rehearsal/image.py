@@ -30,6 +30,8 @@ import uuid
 from pathlib import Path
 from typing import IO, Mapping
 
+from kesah import devserver
+
 from . import source
 from .load import Load, summary, tally
 from .report import CannotRun, Outcome
@@ -79,54 +81,35 @@ def image_size(image: str = IMAGE) -> int:
     return int(podman("image", "inspect", "--format", "{{.Size}}", image).stdout.strip())
 
 
-class Containers:
-    """The Supervisor's interface (start, stop, kill, running, children) over podman containers.
+class Containers(devserver.Supervisor):
+    """The Supervisor over podman containers: each part an attached ``podman run --rm`` child.
 
-    Each part is an attached ``podman run --rm`` child whose output goes to ``<log_dir>/<name>.log``,
-    as the Supervisor's processes do; stopping or killing goes through podman so the signal reaches
-    the container's process, not the client.
+    Its output goes to ``<log_dir>/<name>.log`` as the processes' does; stopping or killing goes
+    through podman so the signal reaches the container's process, not the client.
     """
 
     def __init__(self, env: Mapping[str, str], mount: Path, health_ports: Mapping[str, int],
                  log_dir: Path, image: str = IMAGE) -> None:
         # Only the project's settings cross into a container, with the image's own data dir.
-        self.env = {k: v for k, v in env.items() if k.startswith("KESAH_")}
-        self.env.update(KESAH_DATA_DIR=DATA_DIR, KESAH_HTTP_HOST="127.0.0.1")
+        own = {k: v for k, v in env.items() if k.startswith("KESAH_")}
+        own.update(KESAH_DATA_DIR=DATA_DIR, KESAH_HTTP_HOST="127.0.0.1")
+        super().__init__(own, log_dir=log_dir, health_ports=health_ports)
         self.mount = mount
-        self.health_ports = dict(health_ports)
-        self.log_dir = log_dir
         self.image = image
         self.prefix = f"kesah-{uuid.uuid4().hex[:8]}"
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
-        self.started: list[str] = []
-        self.stopping = False
-        self._logs: dict[str, IO[bytes]] = {}
 
     def container(self, name: str) -> str:
         return f"{self.prefix}-{name.replace('#', '-')}"
 
-    def start(self, name: str | None = None) -> None:
-        from kesah import devserver
-
-        for n in [name] if name else list(devserver.PROCESSES):
-            if self.running(n):
-                continue
-            # A container killed a moment ago may still be on its way out (--rm): its name is taken until then.
-            podman("rm", "--force", "--ignore", self.container(n), check=False)
-            env = dict(self.env)
-            if n in self.health_ports:
-                env["KESAH_HEALTH_PORT"] = str(self.health_ports[n])
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{n}.log", "ab")
-            self._logs[n] = out
-            if n not in self.started:
-                self.started.append(n)
-            argv = ["podman", "run", "--rm", "--name", self.container(n), *CONFINEMENT, *limits(),
-                    f"--volume={self.mount}:{MOUNT}:rw"]
-            for key, value in sorted(env.items()):
-                argv += ["--env", f"{key}={value}"]
-            argv += [self.image, "serve", devserver.part(n)]
-            self.children[n] = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    def spawn(self, name: str, env: Mapping[str, str], out: IO[bytes] | None) -> subprocess.Popen[bytes]:
+        # A container killed a moment ago may still be on its way out (--rm): its name is taken until then.
+        podman("rm", "--force", "--ignore", self.container(name), check=False)
+        argv = ["podman", "run", "--rm", "--name", self.container(name), *CONFINEMENT, *limits(),
+                f"--volume={self.mount}:{MOUNT}:rw"]
+        for key, value in sorted(env.items()):
+            argv += ["--env", f"{key}={value}"]
+        argv += [self.image, "serve", devserver.part(name)]
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self, name: str | None = None, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
         names = [name] if name else list(self.children)
@@ -149,14 +132,6 @@ class Containers:
             if handle is not None:
                 handle.close()
 
-    def kill(self, name: str) -> None:
-        """SIGKILL to the container's process (``podman kill -s KILL``), as a crash would."""
-        self.stop(name, timeout=5.0, sig=signal.SIGKILL)
-
-    def running(self, name: str) -> bool:
-        child = self.children.get(name)
-        return child is not None and child.poll() is None
-
     def remove_all(self) -> None:
         """Whatever of ours is left (a container whose client died): removed by name."""
         for n in self.started:
@@ -178,7 +153,6 @@ def make_system(root: Path, vhost: str, image: str = IMAGE, **kwargs):  # type: 
         def start(self, *names: str) -> "ImageSystem":
             # A container starts slower than a process (podman, then the imports on a shared machine):
             # the web face gets longer than System's 30 s to answer.
-            from kesah import devserver
             from tests.support.system import wait_until
 
             names = names or devserver.PROCESSES
