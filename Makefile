@@ -41,7 +41,7 @@ bench-smoke:
 rehearsal: image
 	@scripts/bootstrap
 	@scripts/ensure-services test
-	.venv/bin/python -m rehearsal
+	.venv/bin/python -m rehearsal --image
 
 rehearsal-small:
 	@scripts/bootstrap

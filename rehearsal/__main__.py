@@ -35,7 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(DRILLS), metavar="DRILL",
                         help=f"run only these drills ({', '.join(sorted(DRILLS))})")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "rehearsal", help="where the JSON goes")
+    parser.add_argument("--image", action="store_true",
+                        help="run every drill's services as containers of the image `make image` built")
     args = parser.parse_args(argv)
+    if args.image:
+        from . import image, systems
+
+        problem = image.image_problem()
+        if problem:
+            print(f"rehearsal: cannot run from the image: {problem}", file=sys.stderr)
+            return 2
+        systems.use_image(image.IMAGE)
     outcomes: list[Outcome] = []
     for name in args.only or [d for d in DRILLS if not (args.small and d in FULL_ONLY)]:
         module, function = DRILLS[name].split(":")

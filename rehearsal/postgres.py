@@ -34,12 +34,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import systems
 from .load import Load, summary, tally
 from .report import CannotRun, Outcome
 
 if TYPE_CHECKING:
-    from tests.support.system import System
-
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # Every store of the system, each a database on the primary.
 DATABASES = {service: f"kesah_{service}"
@@ -246,7 +245,6 @@ def failover(small: bool) -> list[Outcome]:
     """The drill: one failover (small), or a failover, a new standby, and a second failover."""
     from kesah import schema
     from tests.support import services
-    from tests.support.system import System
 
     rounds, workers, before, after = (1, 4, 60, 60) if small else (2, 6, 300, 300)
     cluster = Cluster()
@@ -261,8 +259,8 @@ def failover(small: bool) -> list[Outcome]:
         _say(f"primary and synchronous replica ready in {time.monotonic() - started:.0f} s")
         vhost = services.create_vhost()
         urls = {service: cluster.url(name) for service, name in DATABASES.items() if service != "contactvault"}
-        system = System(work / "system", vhost, urls,
-                        extra_env={"KESAH_CONTACT_VAULT_DB_URL": cluster.url(DATABASES["contactvault"])})
+        system = systems.make_system(work / "system", vhost, urls,
+                                     extra_env={"KESAH_CONTACT_VAULT_DB_URL": cluster.url(DATABASES["contactvault"])})
         # The System migrates the services' databases; the contact vault is one more.
         schema.migrate(system.settings, ["contactvault"])
         system.start()

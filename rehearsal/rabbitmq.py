@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from . import cluster as clusters
+from . import systems
 from .load import Load, publication_stall, summary, tally
 from .report import Outcome
 
 if TYPE_CHECKING:
-    from tests.support.system import System
-
 
 @dataclass(frozen=True)
 class Size:
@@ -77,14 +76,12 @@ Fault = Callable[[clusters.Cluster, clusters.Node, Size, Load], None]
 
 
 def _drill(name: str, verb: str, fault: Fault, size: Size) -> Outcome:
-    from tests.support.system import System
-
     work = Path(tempfile.mkdtemp(prefix=f"kesah-rehearsal-{name}-"))
     try:
         started = time.monotonic()
         with clusters.Cluster(net_ticktime=size.net_ticktime) as cluster:
             _say(f"cluster of {len(cluster.nodes)} up in {time.monotonic() - started:.0f} s ({cluster.subnet}.0/24)")
-            system = System(work / "system", vhost="/", extra_env={"KESAH_AMQP_URI": cluster.uri})
+            system = systems.make_system(work / "system", vhost="/", extra_env={"KESAH_AMQP_URI": cluster.uri})
             outcome = None
             try:
                 system.start()
