@@ -39,6 +39,8 @@ from .load import Load, summary, tally
 from .report import CannotRun, Outcome
 
 if TYPE_CHECKING:
+    from tests.support.system import System
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # Every store of the system, each a database on the primary.
 DATABASES = {service: f"kesah_{service}"

@@ -29,6 +29,8 @@ from .load import Load, publication_stall, summary, tally
 from .report import Outcome
 
 if TYPE_CHECKING:
+    from tests.support.system import System
+
 
 @dataclass(frozen=True)
 class Size:
