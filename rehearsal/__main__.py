@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rehearsal: cannot run from the image: {problem}", file=sys.stderr)
             return 2
         systems.use_image(image.IMAGE)
+        print(f"== every drill's services run as containers of {image.IMAGE}", flush=True)
     outcomes: list[Outcome] = []
     for name in args.only or [d for d in DRILLS if not (args.small and d in FULL_ONLY)]:
         module, function = DRILLS[name].split(":")

@@ -31,7 +31,9 @@ def make_system(root: Path, vhost: str, database_urls: dict[str, str] | None = N
     if _image is not None:
         from .image import make_system as containers
 
-        return containers(root, vhost, image=_image, database_urls=database_urls, extra_env=extra_env)
+        system = containers(root, vhost, image=_image, database_urls=database_urls, extra_env=extra_env)
+        print(f"   services: containers of {_image}", flush=True)
+        return system
     from tests.support.system import System
 
     return System(root, vhost, database_urls, extra_env)
