@@ -58,13 +58,25 @@ def kill_leader(small: bool) -> list[Outcome]:
     return [_drill("rabbitmq-kill-leader", "kill -9", fault, SMALL if small else FULL)]
 
 
+REJOIN_SECONDS = 90
+
+
 def partition(small: bool) -> list[Outcome]:
-    def fault(cluster: clusters.Cluster, node: clusters.Node, size: Size, load: Load) -> None:
+    def fault(cluster: clusters.Cluster, node: clusters.Node, size: Size, load: Load) -> str | None:
         cluster.partition(node)
         time.sleep(size.fault_seconds)
         cluster.heal(node)
         # pause_minority: a node that noticed it was cut off rejoins by itself once it sees the others.
-        cluster.wait_clustered(180)
+        try:
+            cluster.wait_clustered(REJOIN_SECONDS)
+        except RuntimeError:
+            # RabbitMQ 3.10 on Erlang 25 can stay split after the cut heals ("Global hang workaround"
+            # in the nodes' logs; seen once in CI): what an operator does is restart the node.
+            _say(f"{node.name} did not rejoin within {REJOIN_SECONDS} s of the heal; restarting it")
+            cluster.kill(node)
+            cluster.restart(node, 180)
+            return f"{node.name} did not rejoin by itself within {REJOIN_SECONDS} s of the heal and was restarted"
+        return None
 
     # A cut the nodes notice (longer than the net tick), so pause_minority acts and the clients of the
     # cut-off node must move: a shorter one is only a network hiccup to Erlang.
@@ -74,7 +86,7 @@ def partition(small: bool) -> list[Outcome]:
 
 LOGS = Path(__file__).resolve().parent.parent / "var" / "rehearsal"
 
-Fault = Callable[[clusters.Cluster, clusters.Node, Size, Load], None]
+Fault = Callable[[clusters.Cluster, clusters.Node, Size, Load], "str | None"]  # a remark for the note
 
 
 def _drill(name: str, verb: str, fault: Fault, size: Size) -> Outcome:
@@ -109,11 +121,13 @@ def _under_load(name: str, verb: str, fault: Fault, size: Size, cluster: cluster
             clients = _connections(cluster).get(node.name, 0)
             began = time.monotonic()
             _say(f"{verb} {node.name} (leads the most inboxes; {clients} client connections)")
-            fault(cluster, node, size, load)
+            remark = fault(cluster, node, size, load)
             took = time.monotonic() - began
             moved = _leaders_elsewhere(cluster, node)
             _say(f"{node.name} back after {took:.0f} s; {moved}")
             notes.append(f"{verb} {node.name} with {clients} client connections, back after {took:.0f} s, {moved}")
+            if remark:
+                notes.append(remark)
             load.wait_for(size.after, timeout=120)
     finally:
         load.stop()

@@ -31,5 +31,12 @@ def test_every_case_runs_and_reports_a_figure_beside_its_baseline(tmp_path: Path
     reported = {f["case"] for f in results["figures"]}
     assert reported == set(CASE_LABELS)
     for figure in results["figures"]:
-        assert figure["value"] > 0 and figure["baseline"] > 0 and figure["ratio"] > 0, figure
+        assert figure["baseline"] > 0, figure
+        if figure["name"] == "highest sustained rate":
+            # 0 is a measurement here: on a busy machine not even the smoke's one rate was sustained
+            # (seen in CI); the ramp's note says what was offered and accepted.
+            assert figure["value"] >= 0, figure
+            continue
+        assert figure["value"] > 0 and figure["ratio"] > 0, figure
+    assert "/s offered:" in done.stdout
     assert "raw baseline" in done.stdout and "ratio" in done.stdout
