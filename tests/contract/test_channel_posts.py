@@ -20,20 +20,20 @@ POSTS = [Post("facebook", f"post-{i}", f"Jln berlubang di Loktuan nomor {i}", au
          for i in range(20)]
 
 
-def open_intake(url: str) -> Intake:
+def open_intake(url: str, vault_dir: Path) -> Intake:
     store = EventStore(database.create_engine(url), "intake", signing.Signer.generate("intake"))
     store.create_schema()
-    return Intake(store, open_vault())
+    return Intake(store, open_vault(vault_dir))
 
 
-def open_vault() -> ContactVault:
-    engine = database.create_engine(f"sqlite:///{tempfile.mkdtemp(prefix='kesah-vault-')}/vault.db")
+def open_vault(directory: Path) -> ContactVault:
+    engine = database.create_engine(f"sqlite:///{tempfile.mkdtemp(prefix='vault-', dir=directory)}/vault.db")
     schema.prepare(engine, "contactvault")
     return ContactVault(Fernet.generate_key(), engine)
 
 
-def deliver_concurrently(url: str) -> Intake:
-    writers = [open_intake(url) for _ in range(4)]
+def deliver_concurrently(url: str, vault_dir: Path) -> Intake:
+    writers = [open_intake(url, vault_dir) for _ in range(4)]
     outcomes: list[str] = []
     errors: list[BaseException] = []
 
@@ -66,11 +66,11 @@ def check_once(intake: Intake) -> None:
 
 
 def test_the_same_posts_delivered_at_once_become_one_complaint_each_sqlite(tmp_path: Path) -> None:
-    check_once(deliver_concurrently(f"sqlite:///{tmp_path / 'intake.db'}"))
+    check_once(deliver_concurrently(f"sqlite:///{tmp_path / 'intake.db'}", tmp_path))
 
 
 @pytest.mark.postgres
 def test_the_same_posts_delivered_at_once_become_one_complaint_each_postgres(
-    make_pg_database: Callable[[], str],
+    make_pg_database: Callable[[], str], tmp_path: Path,
 ) -> None:
-    check_once(deliver_concurrently(make_pg_database()))
+    check_once(deliver_concurrently(make_pg_database(), tmp_path))
